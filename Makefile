@@ -1,0 +1,41 @@
+# The two commands a newcomer runs (see README): `make demo` and `make test`.
+# Both set up everything they need on a fresh machine; .ci/run calls `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV_VERSION := 0.13.9
+
+.PHONY: setup demo test test-deps lint bench clean
+
+# Python environment: exact versions and hashes from requirements.lock (exported from uv.lock).
+$(VENV)/.installed: pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+## demo: generate a multi-cloud month, ingest it into ./spendscope-demo/warehouse.duckdb, print the result
+demo: setup
+	$(BIN)/spendscope demo
+
+# What the test suite needs beyond Python packages. The FOCUS validator (../shared/tools/focus-validate)
+# installs itself into its own Python >= 3.12 virtualenv on first use.
+test-deps: setup
+
+## test: install everything the tests need, then run the whole suite (exit 5, no tests, fails too)
+test: test-deps
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check spendscope tests bench
+	$(BIN)/ruff format --check spendscope tests bench
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) spendscope-demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Analysis: pure computations over frames the warehouse hands over; results stored back in it."""

@@ -1,0 +1,64 @@
+"""Cost grouped by FOCUS columns and tags: ``spendscope costs --by ServiceName,tag:team``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from spendscope import sql
+from spendscope.errors import ConfigError
+from spendscope.exporters.focus_file import period_start
+from spendscope.focus import COLUMNS_BY_NAME, EXTENSION_COLUMNS
+
+GROUPABLE = sorted(
+    [c.name for c in COLUMNS_BY_NAME.values() if c.type in ("string", "timestamp")]
+    + [c for c, t in EXTENSION_COLUMNS.items() if t == "VARCHAR"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Dimension:
+    label: str
+    """Output column name: the FOCUS column, or 'tag:KEY'."""
+    tag_key: str | None = None
+
+
+def json_pointer(key: str) -> str:
+    """RFC 6901 pointer for one object key: a tag key of any spelling, bound as a value."""
+    return "/" + key.replace("~", "~0").replace("/", "~1")
+
+
+def parse_dimensions(spec: str) -> list[Dimension]:
+    dims = []
+    for raw in (part.strip() for part in spec.split(",")):
+        if not raw:
+            continue
+        if raw.startswith("tag:"):
+            key = raw[4:]
+            if not key:
+                raise ConfigError("empty tag key in --by (use tag:KEY)")
+            dims.append(Dimension(raw, key))
+        elif raw in GROUPABLE:
+            dims.append(Dimension(raw))
+        else:
+            raise ConfigError(f"cannot group by {raw!r}: use a FOCUS column ({', '.join(GROUPABLE[:6])}, …) or tag:KEY")
+    if not dims:
+        raise ConfigError("--by needs at least one column")
+    return dims
+
+
+def cost_by(conn: duckdb.DuckDBPyConnection, dims: list[Dimension], *, period: str | None = None) -> pl.DataFrame:
+    """Sum of BilledCost and EffectiveCost per group and BillingCurrency (see sql/queries/costs_by.sql)."""
+    params: dict[str, object] = {"period_start": period_start(period) if period else None}
+    exprs = []
+    for i, d in enumerate(dims):
+        if d.tag_key is None:
+            exprs.append(f"{d.label} AS {d.label}")  # a FOCUS column name from GROUPABLE
+        else:
+            params[f"tag{i}"] = json_pointer(d.tag_key)
+            exprs.append(f"json_extract_string(Tags, $tag{i}) AS dim{i}")
+    query = sql.load("queries/costs_by").format(dimensions=", ".join(exprs))
+    frame = conn.execute(query, params).pl()
+    return frame.rename({f"dim{i}": d.label for i, d in enumerate(dims) if d.tag_key is not None})

@@ -1,0 +1,383 @@
+"""The spendscope command line. Exit codes: 0 success, 1 bad input or failed check, 2 usage error.
+
+Only this module draws (rich tables, progress bars); library code reports progress by callback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+
+import duckdb
+import polars as pl
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from spendscope import __version__
+from spendscope.config import Settings, load_settings, redacted
+from spendscope.errors import SpendscopeError
+from spendscope.warehouse.db import WarehouseSettings, open_warehouse
+from spendscope.warehouse.load import LoadResult
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+out = Console()
+err = Console(stderr=True)
+
+app = typer.Typer(
+    help="spendscope: cloud bills in one FOCUS warehouse (DuckDB), analysed and exported.\n\n"
+    "Start with `spendscope demo`, then explore the warehouse it builds with `spendscope costs`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+ingest_app = typer.Typer(help="Load billing exports into the warehouse (idempotent; restatements replace).")
+export_app = typer.Typer(help="Write warehouse data out in standard formats.")
+config_app = typer.Typer(help="Inspect the configuration.")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(export_app, name="export")
+app.add_typer(config_app, name="config")
+
+
+@dataclass
+class State:
+    config_file: Path | None = None
+    warehouse: Path | None = None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_file, warehouse=self.warehouse)
+        return self._settings
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        s = self.settings
+        limits = WarehouseSettings(s.duckdb.memory_limit, s.duckdb.threads, s.duckdb.temp_directory)
+        return open_warehouse(s.warehouse, settings=limits)
+
+
+state = State()
+
+
+def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """SpendscopeError → one line on stderr, exit 1 (never a traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except SpendscopeError as exc:
+            err.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"spendscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(help="DuckDB warehouse file (default: from config, env SPENDSCOPE_WAREHOUSE, or ./spendscope.duckdb)"),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML config file (default: ./spendscope.toml if present)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log what happens (key=value lines on stderr)")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")] = False,
+) -> None:
+    state.config_file = config
+    state.warehouse = warehouse
+    state._settings = None
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+# ---------------------------------------------------------------- generate
+
+
+@app.command()
+@handle_errors
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="directory to write into")],
+    rows: Annotated[int, typer.Option(min=1000, help="approximate billing rows over all months")] = 100_000,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed writes the same bill")] = 42,
+    month: Annotated[str, typer.Option(help="first billing month, YYYY-MM")] = "2026-10",
+    months: Annotated[int, typer.Option(min=1, max=36, help="consecutive months to write")] = 1,
+) -> None:
+    """Write a realistic, deterministic multi-cloud bill (AWS, Azure, GCP) as FOCUS 1.2 files.
+
+    Also writes transactions (requests per service per hour) and ground_truth.json describing the
+    injected anomalies. Memory stays bounded at any --rows.
+
+    Example: `spendscope generate --out bill/ --rows 1000000 --months 3`
+    """
+    from spendscope.generator import generate as run
+
+    started = time.perf_counter()
+    with progress_bar() as bar:
+        task = bar.add_task("generating", total=rows)
+        result = run(out_dir, rows=rows, seed=seed, month=month, months=months,
+                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+    secs = time.perf_counter() - started
+    out.print(f"wrote {result.rows:,} billing rows for {', '.join(result.periods)} in {len(result.files)} files "
+              f"to {out_dir} in {secs:.1f}s ({result.rows / max(secs, 1e-9):,.0f} rows/s)")
+    out.print(f"ground truth: {result.ground_truth}")
+
+
+# ---------------------------------------------------------------- ingest
+
+
+def _print_load(result: LoadResult) -> None:
+    if result.status == "unchanged":
+        out.print(f"[green]unchanged[/]: {result.source} is already loaded from these files; nothing to do")
+        return
+    table = Table(title=f"ingest {result.ingest_id}: {result.source}", title_justify="left")
+    for col in ("period", "currency", "rows", "BilledCost", "EffectiveCost", "replaces"):
+        table.add_column(col, justify="right" if col not in ("period", "currency") else "left")
+    for unit in result.units:
+        period = unit.billing_period_start.strftime("%Y-%m") if unit.billing_period_start else "(no rows)"
+        replaces = f"ingest {unit.replaces}" if unit.replaces else ""
+        for t in unit.totals or ():
+            table.add_row(period, t.currency, f"{t.rows:,}", _money(t.billed_cost), _money(t.effective_cost), replaces)
+        if not unit.totals:
+            table.add_row(period, "", "0", "", "", replaces)
+    out.print(table)
+    out.print(f"{result.rows:,} rows in {result.seconds:.2f}s ({result.rows_per_second:,.0f} rows/s)")
+    for path, dev in result.deviations.items():
+        notes = [f"{k}={v}" for k, v in dev.items() if k not in ("format", "focus_version", "rows")]
+        notes += [f"{k} ({n} rows)" for k, n in dict(dev.get("rows") or {}).items()]  # type: ignore[call-overload]
+        if notes:
+            err.print(f"[yellow]deviations[/] {path} (FOCUS {dev.get('focus_version')}): " + "; ".join(notes),
+                      highlight=False, soft_wrap=True)
+
+
+def _money(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def run_ingest(conn: duckdb.DuckDBPyConnection, source: Any, *, period: str | None = None) -> LoadResult:
+    from spendscope.pipeline import ingest
+
+    with progress_bar() as bar:
+        task = bar.add_task(f"ingest {source.source[-40:]}", total=1.0)
+        result = ingest(conn, source, period=period, progress=lambda f, frac: bar.update(task, completed=frac))
+    _print_load(result)
+    return result
+
+
+@ingest_app.command("focus")
+@handle_errors
+def ingest_focus(
+    paths: Annotated[list[str], typer.Argument(help="FOCUS CSV/CSV.gz/Parquet files, directories or globs")],
+    source: Annotated[str | None, typer.Option(help="ledger source name (default: the resolved path(s))")] = None,
+) -> None:
+    """Ingest FOCUS 1.0–1.3 files. All files given load together, as one transaction.
+
+    Each (source, billing period) is a load unit: re-ingesting unchanged files does nothing; new
+    files for a period already loaded replace it (a restatement). Bad input is refused with one
+    line naming the file and column, and the warehouse is left as it was.
+
+    Example: `spendscope ingest focus exports/aws/2026-10/ --source aws-focus`
+    """
+    from spendscope.collectors.focus import FocusFiles
+
+    conn = state.connect()
+    try:
+        run_ingest(conn, FocusFiles(paths, source=source))
+    finally:
+        conn.close()
+
+
+@ingest_app.command("sources")
+@handle_errors
+def ingest_sources(
+    names: Annotated[list[str] | None, typer.Argument(help="configured source names (default: all)")] = None,
+) -> None:
+    """Ingest the sources declared in the config file ([[sources]] tables)."""
+    from spendscope.pipeline import source_from_config
+
+    settings = state.settings
+    chosen = [settings.source(n) for n in names] if names else settings.sources
+    if not chosen:
+        raise SpendscopeError("no [[sources]] configured", source=str(state.config_file or "spendscope.toml"))
+    conn = state.connect()
+    try:
+        for cfg in chosen:
+            run_ingest(conn, source_from_config(cfg))
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- export
+
+
+@export_app.command("focus")
+@handle_errors
+def export_focus_cmd(
+    period: Annotated[str, typer.Option(help="billing period, YYYY-MM")],
+    out_file: Annotated[Path, typer.Option("--out", help="FILE.parquet (or .csv / .csv.gz)")],
+) -> None:
+    """Write one billing period as a FOCUS 1.2 file with every FOCUS 1.2 column.
+
+    Example: `spendscope export focus --period 2026-10 --out focus-2026-10.parquet`
+    """
+    from spendscope.exporters.focus_file import export_focus
+
+    conn = state.connect()
+    try:
+        n = export_focus(conn, period=period, out=out_file)
+    finally:
+        conn.close()
+    out.print(f"wrote {n:,} FOCUS 1.2 rows for {period} to {out_file}")
+
+
+# ---------------------------------------------------------------- costs
+
+Format = Literal["table", "csv", "json", "parquet"]
+
+
+def write_frame(frame: pl.DataFrame, fmt: str, out_file: Path | None, *, title: str = "") -> None:
+    """Print or write a result frame: a rich table, CSV/JSON on stdout (or --out), Parquet to --out."""
+    if fmt == "parquet":
+        if out_file is None:
+            raise SpendscopeError("--format parquet needs --out FILE")
+        frame.write_parquet(out_file)
+        err.print(f"wrote {frame.height:,} rows to {out_file}")
+        return
+    if fmt in ("csv", "json"):
+        floats = frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
+        text = floats.write_csv() if fmt == "csv" else json.dumps(floats.to_dicts(), default=str, indent=1) + "\n"
+        if out_file:
+            out_file.write_text(text)
+        else:
+            sys.stdout.write(text)
+        return
+    table = Table(title=title or None, title_justify="left")
+    for name, dtype in frame.schema.items():
+        table.add_column(name, justify="right" if dtype.is_numeric() else "left")
+    for row in frame.iter_rows():
+        table.add_row(*("" if v is None else _money(v) if isinstance(v, Decimal) else str(v) for v in row))
+    out.print(table)
+
+
+@app.command()
+@handle_errors
+def costs(
+    by: Annotated[str, typer.Option(help="comma-separated FOCUS columns and/or tag:KEY")] = "ProviderName",
+    period: Annotated[str | None, typer.Option(help="billing period YYYY-MM (default: all)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
+) -> None:
+    """Billed and effective (amortized) cost per group and currency; never summed across currencies.
+
+    Examples:
+
+    * `spendscope costs --by ProviderName,ServiceName --period 2026-10`
+    * `spendscope costs --by tag:team --format csv > by_team.csv`
+    """
+    from spendscope.analysis.costs import cost_by, parse_dimensions
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    dims = parse_dimensions(by)
+    conn = state.connect()
+    try:
+        frame = cost_by(conn, dims, period=period)
+    finally:
+        conn.close()
+    write_frame(frame, fmt, out_file, title=f"cost by {by}" + (f", {period}" if period else ""))
+
+
+# ---------------------------------------------------------------- doctor, config, demo
+
+
+@app.command()
+@handle_errors
+def doctor() -> None:
+    """Check the warehouse's integrity: schema version, ledger vs rows, totals vs ledger, double loads.
+
+    Exits 1 on any inconsistency; warnings (e.g. one billing account from two sources) do not fail.
+    """
+    from spendscope.warehouse.doctor import checks, run_doctor
+
+    conn = state.connect()
+    try:
+        found = run_doctor(conn)
+        loaded = conn.execute("SELECT count(*), coalesce(sum(row_count), 0) FROM ingests WHERE status = 'loaded'").fetchone()
+    finally:
+        conn.close()
+    units, rows = loaded if loaded else (0, 0)
+    failed = {f.check for f in found if f.level == "error"}
+    for check in checks():
+        mark = "[red]FAIL[/]" if check in failed else "[green]ok[/]  "
+        out.print(f"{mark} {check}")
+    for f in found:
+        colour = "red" if f.level == "error" else "yellow"
+        out.print(f"[{colour}]{f.level}[/]: {f.problem}", highlight=False, soft_wrap=True)
+    out.print(f"{units} loaded units, {rows:,} rows in {state.settings.warehouse}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@config_app.command("show")
+@handle_errors
+def config_show() -> None:
+    """Print the effective configuration (file + environment) as JSON, secrets redacted."""
+    out.print_json(json.dumps(redacted(state.settings)))
+
+
+@app.command()
+@handle_errors
+def demo(
+    directory: Annotated[Path, typer.Option("--dir", help="where to write the demo bill and warehouse")] = Path(
+        "spendscope-demo"
+    ),
+    rows: Annotated[int, typer.Option(min=5000, help="approximate billing rows")] = 100_000,
+) -> None:
+    """Generate a multi-cloud month, ingest it into DIR/warehouse.duckdb and print where the money went."""
+    from spendscope.demo import run_demo
+
+    run_demo(directory, rows=rows, console=out, progress_bar=progress_bar, run_ingest=run_ingest,
+             write_frame=write_frame)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""One typed configuration: ``spendscope.toml`` plus ``SPENDSCOPE_*`` environment variables.
+
+Environment variables win over the file; nested keys use ``__`` (``SPENDSCOPE_DUCKDB__MEMORY_LIMIT``).
+Secrets are ``SecretStr``: they print as ``**********`` in ``config show``, logs and errors.
+An unknown key is an error naming the file, the section, the key and the valid keys.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from spendscope.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("spendscope.toml")
+_config_file: ContextVar[Path | None] = ContextVar("spendscope_config_file", default=None)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DuckDBSettings(_Strict):
+    """Resource limits for the warehouse's DuckDB. Unset keeps DuckDB's defaults (80 % of RAM)."""
+
+    memory_limit: str | None = Field(None, description="e.g. '2GB'")
+    threads: int | None = Field(None, ge=1)
+    temp_directory: str | None = Field(None, description="where DuckDB spills when memory_limit is reached")
+
+
+class FocusSource(_Strict):
+    """FOCUS CSV/Parquet files from local paths, directories or globs."""
+
+    name: str
+    collector: Literal["focus"] = "focus"
+    paths: list[str]
+    schedule: str | None = Field(None, description="cron expression for `spendscope serve`")
+
+
+# One source kind so far; the provider issues turn this into a union discriminated by `collector`.
+SourceConfig = FocusSource
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SPENDSCOPE_", env_nested_delimiter="__", extra="forbid")
+
+    warehouse: Path = Field(Path("spendscope.duckdb"), description="the DuckDB warehouse file")
+    duckdb: DuckDBSettings = DuckDBSettings()
+    sources: list[SourceConfig] = Field(default_factory=list)
+    api_token: SecretStr | None = Field(None, description="bearer token for the HTTP API (later issues)")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _config_file.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def source(self, name: str) -> SourceConfig:
+        for s in self.sources:
+            if s.name == name:
+                return s
+        valid = ", ".join(s.name for s in self.sources) or "none configured"
+        raise ConfigError(f"unknown source {name!r}; configured: {valid}")
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from ``config_file`` (default ./spendscope.toml when it exists) and the environment."""
+    path = config_file
+    if path is None and DEFAULT_CONFIG_FILE.exists():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None and not path.is_file():
+        raise ConfigError("config file not found", source=str(path))
+    token = _config_file.set(path)
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc), source=str(path) if path else "environment") from None
+    except ValueError as exc:  # TOML syntax errors
+        raise ConfigError(f"cannot parse: {exc}", source=str(path) if path else "environment") from None
+    finally:
+        _config_file.reset(token)
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line for the first error: section, key and, for an unknown key, the valid keys."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    where = ".".join(loc) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        section = _section_model(loc[:-1])
+        valid = ", ".join(sorted(section.model_fields)) if section else ""
+        return f"unknown key {where!r}" + (f"; valid keys here: {valid}" if valid else "")
+    return f"{where}: {err['msg']}"
+
+
+def _section_model(loc: list[str]) -> type[BaseModel] | None:
+    model: type[BaseModel] | None = Settings
+    for part in loc:
+        if model is None or part.isdigit():
+            continue
+        if part not in model.model_fields:
+            return None
+        model = _SECTIONS.get(part)
+    return model
+
+
+_SECTIONS: dict[str, type[BaseModel]] = {"sources": FocusSource, "duckdb": DuckDBSettings}
+
+
+def redacted(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data with every secret replaced by '**********'."""
+    data: dict[str, Any] = settings.model_dump(mode="json")  # SecretStr dumps as '**********'
+    return data

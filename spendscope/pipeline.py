@@ -1,0 +1,35 @@
+"""Ingest: a collector's fetch, then the warehouse's load, with the ledger's cached checksums."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from spendscope.collectors import BillingSource
+from spendscope.config import SourceConfig
+from spendscope.warehouse.files import SourceFile, describe_files, known_checksums
+from spendscope.warehouse.load import LoadResult, Progress, load
+
+
+def ingest(
+    conn: duckdb.DuckDBPyConnection,
+    source: BillingSource,
+    *,
+    period: str | None = None,
+    progress: Progress | None = None,
+) -> LoadResult:
+    """Fetch from ``source`` and load it as one transaction (see warehouse.load)."""
+    known = known_checksums(conn)
+
+    def describe(paths: list[Path]) -> list[SourceFile]:
+        return describe_files(paths, known)
+
+    request = source.fetch(period, describe=describe)
+    return load(conn, request, progress=progress)
+
+
+def source_from_config(cfg: SourceConfig) -> BillingSource:
+    from spendscope.collectors.focus import FocusFiles
+
+    return FocusFiles(cfg.paths, source=cfg.name)

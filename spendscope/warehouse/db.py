@@ -1,0 +1,161 @@
+"""Opening the DuckDB warehouse: settings, the single-writer lock, and schema migrations.
+
+Only the warehouse package writes to DuckDB. ``open_warehouse`` returns a connection with the
+schema at the version this spendscope knows, migrating an older file in place (one transaction
+per migration) and refusing a newer one. The session time zone is UTC, so TIMESTAMPTZ values and
+naive timestamps read from files are UTC.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pycountry
+
+from spendscope import sql
+from spendscope.errors import WarehouseError, WarehouseInUse
+from spendscope.focus import ALLOWED_VALUES
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^migrations/(\d{4})_(\w+)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    description: str
+    name: str
+
+
+def migrations() -> list[Migration]:
+    """The migrations shipped in ``spendscope/sql/migrations``, in order."""
+    found = []
+    for name in sql.names("migrations"):
+        m = _MIGRATION_NAME.match(name)
+        if not m:
+            raise WarehouseError(f"migration file name {name!r} is not NNNN_description.sql")
+        found.append(Migration(int(m.group(1)), m.group(2).replace("_", " "), name))
+    return found
+
+
+LATEST_VERSION = migrations()[-1].version
+
+
+@dataclass(frozen=True, slots=True)
+class WarehouseSettings:
+    """DuckDB resource settings; None keeps DuckDB's default."""
+
+    memory_limit: str | None = None
+    threads: int | None = None
+    temp_directory: str | None = None
+
+
+def open_warehouse(
+    path: Path | str, *, settings: WarehouseSettings | None = None, read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) and migrate the warehouse file; ':memory:' works for tests.
+
+    Raises WarehouseInUse when another process holds the file, WarehouseError when the file is
+    newer than this spendscope or is not a DuckDB database.
+    """
+    target = str(path)
+    if target != ":memory:":
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    config: dict[str, str | int | bool] = {}
+    settings = settings or WarehouseSettings()
+    if settings.memory_limit:
+        config["memory_limit"] = settings.memory_limit
+    if settings.threads:
+        config["threads"] = settings.threads
+    if settings.temp_directory:
+        config["temp_directory"] = settings.temp_directory
+    try:
+        conn = duckdb.connect(target, read_only=read_only, config=config)  # type: ignore[arg-type]
+    except duckdb.IOException as exc:
+        text = str(exc)
+        holder = re.search(r"PID (\d+)", text)
+        if "lock" in text.lower():
+            pid = f" by pid {holder.group(1)}" if holder else ""
+            raise WarehouseInUse(
+                f"warehouse in use{pid}; use the running service's API or stop it", source=target
+            ) from exc
+        raise WarehouseError(f"cannot open warehouse: {text.splitlines()[0]}", source=target) from exc
+    except duckdb.Error as exc:
+        raise WarehouseError(f"cannot open warehouse: {str(exc).splitlines()[0]}", source=target) from exc
+    conn.execute("SET TimeZone = 'UTC'")
+    try:
+        migrate(conn, source=target, read_only=read_only)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
+    """The applied schema version; 0 for an empty database."""
+    exists = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def migrate(conn: duckdb.DuckDBPyConnection, *, source: str, read_only: bool = False) -> int:
+    """Apply pending migrations, one transaction each; return the resulting version."""
+    current = schema_version(conn)
+    if current > LATEST_VERSION:
+        raise WarehouseError(
+            f"warehouse schema version {current} is newer than this spendscope supports "
+            f"({LATEST_VERSION}); upgrade spendscope",
+            source=source,
+        )
+    pending = [m for m in migrations() if m.version > current]
+    if pending and read_only:
+        raise WarehouseError(
+            f"warehouse schema version {current} needs migration to {LATEST_VERSION}; open it writable once",
+            source=source,
+        )
+    for m in pending:
+        log.info("migrating warehouse version=%d name=%s", m.version, m.name)
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            conn.execute(sql.load(m.name))
+            conn.execute(
+                "INSERT INTO schema_version (version, description) VALUES ($v, $d)",
+                {"v": m.version, "d": m.description},
+            )
+            if m.version == 1:
+                _fill_reference_tables(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return LATEST_VERSION if pending else current
+
+
+def _fill_reference_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    codes = [(c.alpha_3, c.name) for c in pycountry.currencies]
+    conn.executemany("INSERT INTO currencies VALUES (?, ?)", codes)
+    values = [(col, v) for col, allowed in ALLOWED_VALUES.items() for v in allowed]
+    conn.executemany("INSERT INTO focus_allowed_values VALUES (?, ?)", values)
+
+
+@contextmanager
+def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN … COMMIT, rolling back on any exception (including KeyboardInterrupt)."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,322 @@
+"""Loading a set of files into the warehouse: one transaction per load, units replaced whole.
+
+A load unit is (source, billing period). All files given to one load go in together, in one
+DuckDB transaction: rows are inserted (tagged with the load's ``x_IngestId``), normalized, and
+checked by ``sql/checks/*.sql``; then every billing period they carry replaces the unit loaded
+before for the same source (a restatement), and the ledger rows and totals are written — all
+before COMMIT. Any failure rolls everything back, so the warehouse is as it was; the failure is
+then recorded in the ledger in a transaction of its own. A load of exactly the files whose units
+are all still loaded is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+import duckdb
+
+from spendscope import sql
+from spendscope.errors import BadData, SpendscopeError, UnknownCurrency, WarehouseError
+from spendscope.focus import ALLOWED_VALUES
+from spendscope.warehouse.db import transaction
+from spendscope.warehouse.files import SourceFile, fileset_sha256
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, float], None]
+"""progress(file, fraction of the load done 0..1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FilePlan:
+    """How to read one input file: a SELECT giving warehouse columns by name, with parameters."""
+
+    file: SourceFile
+    select_sql: str
+    params: dict[str, object]
+    diagnose: Callable[[duckdb.DuckDBPyConnection, duckdb.Error], SpendscopeError]
+    """Turns a DuckDB error raised while reading this file into a one-line error naming it."""
+    deviations: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadRequest:
+    source: str
+    collector: str
+    provider: str | None
+    plans: Sequence[FilePlan]
+    focus_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UnitTotals:
+    currency: str
+    rows: int
+    billed_cost: Decimal
+    effective_cost: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class UnitResult:
+    billing_period_start: datetime | None
+    rows: int
+    totals: tuple[UnitTotals, ...]
+    replaces: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    ingest_id: int | None
+    status: Literal["loaded", "unchanged"]
+    source: str
+    units: tuple[UnitResult, ...]
+    rows: int
+    seconds: float
+    deviations: dict[str, dict[str, object]]
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load(conn: duckdb.DuckDBPyConnection, request: LoadRequest, *, progress: Progress | None = None) -> LoadResult:
+    """Load the request's files as one transaction (see module doc). Raises SpendscopeError."""
+    started = time.perf_counter()
+    files = [p.file for p in request.plans]
+    fs_hash = fileset_sha256(files)
+    previous = conn.execute(
+        sql.load("ledger/unchanged"), {"source": request.source, "fileset_sha256": fs_hash}
+    ).fetchall()
+    if previous and all(status == "loaded" for _, status in previous):
+        log.info("load unchanged source=%s files=%d", request.source, len(files))
+        return LoadResult(None, "unchanged", request.source, (), 0, time.perf_counter() - started, {})
+
+    row = conn.execute("SELECT nextval('ingest_id_seq')").fetchone()
+    assert row is not None
+    ingest_id = int(row[0])
+    started_at = _now()
+    try:
+        with transaction(conn):
+            units, deviations = _load_in_transaction(conn, request, ingest_id, fs_hash, started_at, progress)
+    except SpendscopeError as exc:
+        _record_failure(conn, request, ingest_id, fs_hash, started_at, str(exc))
+        raise
+    except duckdb.Error as exc:
+        error = WarehouseError(f"load failed: {str(exc).splitlines()[0]}", source=request.source)
+        _record_failure(conn, request, ingest_id, fs_hash, started_at, str(error))
+        raise error from exc
+    rows = sum(u.rows for u in units)
+    elapsed = time.perf_counter() - started
+    log.info("loaded source=%s ingest_id=%d rows=%d seconds=%.2f", request.source, ingest_id, rows, elapsed)
+    return LoadResult(ingest_id, "loaded", request.source, tuple(units), rows, elapsed, deviations)
+
+
+def _load_in_transaction(
+    conn: duckdb.DuckDBPyConnection,
+    request: LoadRequest,
+    ingest_id: int,
+    fs_hash: str,
+    started_at: datetime,
+    progress: Progress | None,
+) -> tuple[list[UnitResult], dict[str, dict[str, object]]]:
+    total_bytes = sum(p.file.size for p in request.plans) or 1
+    done_bytes = 0
+    for plan in request.plans:
+        params = dict(plan.params, ingest_id=ingest_id, source_file=plan.file.path)
+        statement = (
+            f"INSERT INTO billing BY NAME SELECT *, $ingest_id AS x_IngestId, "
+            f"$source_file AS x_SourceFile FROM ({plan.select_sql})"
+        )
+        try:
+            _execute_with_progress(conn, statement, params, plan.file, done_bytes, total_bytes, progress)
+        except duckdb.Error as exc:
+            conn.execute("ROLLBACK")
+            conn.execute("BEGIN TRANSACTION")  # the context manager rolls this one back
+            raise plan.diagnose(conn, exc) from exc
+        done_bytes += plan.file.size
+        if progress:
+            progress(plan.file.path, done_bytes / total_bytes)
+
+    _run_checks(conn, ingest_id)
+    deviations = {p.file.path: dict(p.deviations) for p in request.plans}
+    load_deviations = _normalize(conn, ingest_id)
+    if load_deviations:
+        for file_dev in deviations.values():
+            file_dev.update(load_deviations)
+    for name in sql.names("deviations"):
+        for source_file, deviation, n in conn.execute(sql.load(name), {"ingest_id": ingest_id}).fetchall():
+            reported = deviations.setdefault(source_file, {}).setdefault("rows", {})
+            assert isinstance(reported, dict)
+            reported[deviation] = int(n)
+    units = _write_ledger(conn, request, ingest_id, fs_hash, started_at, deviations)
+    return units, {k: v for k, v in deviations.items() if v}
+
+
+def _execute_with_progress(
+    conn: duckdb.DuckDBPyConnection,
+    statement: str,
+    params: dict[str, object],
+    file: SourceFile,
+    done_bytes: int,
+    total_bytes: int,
+    progress: Progress | None,
+) -> None:
+    if progress is None:
+        conn.execute(statement, params)
+        return
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.25):
+            pct = conn.query_progress()
+            if pct >= 0:
+                progress(file.path, (done_bytes + file.size * min(pct, 100.0) / 100.0) / total_bytes)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    try:
+        conn.execute(statement, params)
+    finally:
+        stop.set()
+        poller.join()
+
+
+def _run_checks(conn: duckdb.DuckDBPyConnection, ingest_id: int) -> None:
+    for name in sql.names("checks"):
+        bad = conn.execute(sql.load(name), {"ingest_id": ingest_id}).fetchmany(1)
+        if bad:
+            source_file, problem, n = bad[0]
+            error = UnknownCurrency if name.endswith("unknown_currency") else BadData
+            raise error(f"{problem} ({n} rows); nothing was loaded", source=source_file)
+
+
+def _normalize(conn: duckdb.DuckDBPyConnection, ingest_id: int) -> dict[str, object]:
+    case_fixed: dict[str, int] = {}
+    disallowed: dict[str, dict[str, int]] = {}
+    for column in ALLOWED_VALUES:
+        params = {"ingest_id": ingest_id, "column": column}
+        fixed = conn.execute(sql.load("normalize/allowed_value_case").format(column=column), params).fetchone()
+        if fixed and fixed[0]:
+            case_fixed[column] = int(fixed[0])
+        rows = conn.execute(sql.load("normalize/disallowed_values").format(column=column), params).fetchall()
+        if rows:
+            disallowed[column] = {str(v): int(n) for v, n in rows}
+    out: dict[str, object] = {}
+    if case_fixed:
+        out["values_case_normalized"] = case_fixed
+    if disallowed:
+        out["values_not_in_focus"] = disallowed
+    return out
+
+
+def _write_ledger(
+    conn: duckdb.DuckDBPyConnection,
+    request: LoadRequest,
+    ingest_id: int,
+    fs_hash: str,
+    started_at: datetime,
+    deviations: dict[str, dict[str, object]],
+) -> list[UnitResult]:
+    totals: dict[datetime, list[UnitTotals]] = defaultdict(list)
+    for period, currency, n, billed, effective in conn.execute(
+        sql.load("ledger/unit_totals"), {"ingest_id": ingest_id}
+    ).fetchall():
+        totals[period].append(UnitTotals(currency, int(n), billed, effective))
+    files_by_period: dict[datetime, set[str]] = defaultdict(set)
+    for period, path in conn.execute(sql.load("ledger/unit_files"), {"ingest_id": ingest_id}).fetchall():
+        files_by_period[period].add(path)
+
+    by_path = {p.file.path: p.file for p in request.plans}
+    periods: list[datetime | None] = sorted(totals) or [None]  # a valid file with no rows: one empty unit
+    finished = _now()
+    units = []
+    for period in periods:
+        replaces = None
+        if period is not None:
+            old = conn.execute(
+                "SELECT ingest_id FROM ingests WHERE source = $s AND billing_period_start = $p AND status = 'loaded'",
+                {"s": request.source, "p": period},
+            ).fetchall()
+            for (old_id,) in old:
+                conn.execute(sql.load("ledger/replace_unit"), {"old_ingest_id": old_id, "period": period})
+                conn.execute(
+                    "UPDATE ingests SET status = 'replaced', replaced_by = $new "
+                    "WHERE ingest_id = $old AND billing_period_start = $p",
+                    {"new": ingest_id, "old": old_id, "p": period},
+                )
+                replaces = int(old_id)
+        unit_paths = sorted(files_by_period.get(period, set())) if period else sorted(by_path)
+        unit_files = [by_path[p].as_json() for p in unit_paths]
+        unit_totals = totals.get(period, []) if period else []
+        rows = sum(t.rows for t in unit_totals)
+        unit_dev = {p: deviations[p] for p in unit_paths if deviations.get(p)}
+        conn.execute(
+            "INSERT INTO ingests (ingest_id, source, collector, provider, billing_period_start, status, files, "
+            "fileset_sha256, row_count, focus_version, deviations, started_at, finished_at, replaces) "
+            "VALUES ($id, $source, $collector, $provider, $period, 'loaded', $files, $fs, $rows, $version, "
+            "$dev, $started, $finished, $replaces)",
+            {
+                "id": ingest_id,
+                "source": request.source,
+                "collector": request.collector,
+                "provider": request.provider,
+                "period": period,
+                "files": json.dumps(unit_files),
+                "fs": fs_hash,
+                "rows": rows,
+                "version": request.focus_version,
+                "dev": json.dumps(unit_dev) if unit_dev else None,
+                "started": started_at,
+                "finished": finished,
+                "replaces": replaces,
+            },
+        )
+        for t in unit_totals:
+            conn.execute(
+                "INSERT INTO ingest_totals VALUES ($id, $p, $c, $n, $b, $e)",
+                {"id": ingest_id, "p": period, "c": t.currency, "n": t.rows, "b": t.billed_cost, "e": t.effective_cost},
+            )
+        units.append(UnitResult(period, rows, tuple(unit_totals), replaces))
+    return units
+
+
+def _record_failure(
+    conn: duckdb.DuckDBPyConnection,
+    request: LoadRequest,
+    ingest_id: int,
+    fs_hash: str,
+    started_at: datetime,
+    error: str,
+) -> None:
+    files = [p.file.as_json() for p in request.plans]
+    try:
+        conn.execute(
+            "INSERT INTO ingests (ingest_id, source, collector, provider, status, files, fileset_sha256, "
+            "started_at, finished_at, error) VALUES ($id, $s, $c, $p, 'failed', $f, $fs, $st, $fin, $e)",
+            {
+                "id": ingest_id,
+                "s": request.source,
+                "c": request.collector,
+                "p": request.provider,
+                "f": json.dumps(files),
+                "fs": fs_hash,
+                "st": started_at,
+                "fin": _now(),
+                "e": error,
+            },
+        )
+    except duckdb.Error:
+        log.exception("could not record failed load ingest_id=%d", ingest_id)
