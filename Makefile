@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: setup demo test test-deps lint bench clean
+.PHONY: setup demo test test-deps lint bench clean lock
 
 # Python environment: exact versions and hashes from requirements.lock (exported from uv.lock).
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -39,3 +39,7 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) spendscope-demo .pytest_cache .mypy_cache .ruff_cache
+
+# Re-resolve requirements.lock after editing pyproject.toml (keeps existing pins where they still fit).
+lock: setup
+	$(BIN)/uv pip compile -q pyproject.toml --group dev --generate-hashes --universal -o requirements.lock
