@@ -9,7 +9,8 @@ import duckdb
 from spendscope.collectors import BillingSource
 from spendscope.config import SourceConfig
 from spendscope.warehouse.files import SourceFile, describe_files, known_checksums
-from spendscope.warehouse.load import LoadResult, Progress, load
+from spendscope.errors import SpendscopeError
+from spendscope.warehouse.load import LoadResult, Progress, load, record_failure
 
 
 def ingest(
@@ -25,7 +26,11 @@ def ingest(
     def describe(paths: list[Path]) -> list[SourceFile]:
         return describe_files(paths, known)
 
-    request = source.fetch(period, describe=describe)
+    try:
+        request = source.fetch(period, describe=describe)
+    except SpendscopeError as exc:
+        record_failure(conn, source=source.source, collector=source.collector, provider=None, error=str(exc))
+        raise
     return load(conn, request, progress=progress)
 
 

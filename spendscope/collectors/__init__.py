@@ -22,6 +22,8 @@ Describe = Callable[[list[Path]], list[SourceFile]]
 class BillingSource(Protocol):
     source: str
     """The ledger's source name: the unit of replacement together with the billing period."""
+    collector: str
+    """The registered collector name (recorded in the ledger)."""
 
     def fetch(self, period: str | None, *, describe: Describe) -> LoadRequest: ...
 

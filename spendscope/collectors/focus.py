@@ -82,6 +82,7 @@ def _value_expr(col: FocusColumn, ident: str, duck_type: str) -> str:
 class FocusFiles:
     """FOCUS files as a billing source. ``source`` defaults to the resolved path(s) given."""
 
+    collector = "focus"
     provider = None
 
     def __init__(self, paths: Sequence[str], *, source: str | None = None) -> None:
@@ -102,7 +103,7 @@ class FocusFiles:
         finally:
             conn.close()
         versions = sorted({str(p.deviations.get("focus_version")) for p in plans})
-        return LoadRequest(self.source, "focus", self.provider, plans, focus_version=",".join(versions))
+        return LoadRequest(self.source, self.collector, self.provider, plans, focus_version=",".join(versions))
 
 
 COLLECTORS.register("focus")(FocusFiles)

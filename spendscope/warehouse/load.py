@@ -301,22 +301,51 @@ def _record_failure(
     started_at: datetime,
     error: str,
 ) -> None:
-    files = [p.file.as_json() for p in request.plans]
+    record_failure(
+        conn,
+        source=request.source,
+        collector=request.collector,
+        provider=request.provider,
+        error=error,
+        files=[p.file for p in request.plans],
+        ingest_id=ingest_id,
+        fileset_sha256=fs_hash,
+        started_at=started_at,
+    )
+
+
+def record_failure(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    source: str,
+    collector: str,
+    provider: str | None,
+    error: str,
+    files: Sequence[SourceFile] = (),
+    ingest_id: int | None = None,
+    fileset_sha256: str | None = None,
+    started_at: datetime | None = None,
+) -> None:
+    """Write a 'failed' ledger row in its own transaction (nothing of the load is in billing)."""
     try:
+        if ingest_id is None:
+            row = conn.execute("SELECT nextval('ingest_id_seq')").fetchone()
+            assert row is not None
+            ingest_id = int(row[0])
         conn.execute(
             "INSERT INTO ingests (ingest_id, source, collector, provider, status, files, fileset_sha256, "
             "started_at, finished_at, error) VALUES ($id, $s, $c, $p, 'failed', $f, $fs, $st, $fin, $e)",
             {
                 "id": ingest_id,
-                "s": request.source,
-                "c": request.collector,
-                "p": request.provider,
-                "f": json.dumps(files),
-                "fs": fs_hash,
-                "st": started_at,
+                "s": source,
+                "c": collector,
+                "p": provider,
+                "f": json.dumps([f.as_json() for f in files]),
+                "fs": fileset_sha256,
+                "st": started_at or _now(),
                 "fin": _now(),
                 "e": error,
             },
         )
     except duckdb.Error:
-        log.exception("could not record failed load ingest_id=%d", ingest_id)
+        log.exception("could not record failed load source=%s", source)
