@@ -150,8 +150,8 @@ class Provider:
     """Sales tax on the monthly invoice, per account and service (0: reverse-charged VAT)."""
     credit: tuple[str, str, float] | None
     """(ServiceName, description, share of that service's billed cost credited each month)."""
-    support: tuple[str, float] | None
-    """(ServiceName, share of monthly billed usage) for a recurring support fee."""
+    support: str | None
+    """ServiceName of a recurring support plan billed on the management account (tiered % of usage)."""
     upper_case_faults: bool
     """Whether tag keys/values may carry upper case (GCP labels cannot)."""
 
@@ -164,6 +164,7 @@ TEAMS: Final[tuple[Team, ...]] = (
     Team("ml", "CC-2050"),
     Team("platform", "CC-3000"),
 )
+ALL_TEAMS: Final[tuple[str, ...]] = tuple(t.name for t in TEAMS)
 TEAM_INDEX: Final[dict[str, int]] = {t.name: i for i, t in enumerate(TEAMS)}
 
 APPS: Final[tuple[App, ...]] = (
@@ -236,6 +237,28 @@ SERVICES: Final[dict[str, tuple[str, str]]] = {
     "Dataflow": ("Analytics", "Data Processing"),
     "Cloud Spanner": ("Databases", "Relational Databases"),
 }
+
+
+def meter(
+    service: str,
+    usage_type: str,
+    kind: int,
+    unit: str,
+    price: float,
+    base: tuple[float, float],
+    desc: str,
+    *,
+    consumed: str | None = None,
+    block: int = 1,
+    meter: str | None = None,
+    discount: float = 0.0,
+    details: str | None = None,
+) -> Meter:
+    """A Meter with the consumed unit defaulting to the pricing unit (block 1)."""
+    return Meter(
+        service, usage_type, meter or usage_type, desc, kind, unit, consumed or unit, block, price, base,
+        discount, details,
+    )
 
 
 def vm_details(instance_type: str, cores: int, memory_gib: float, os: str = "Linux") -> str:

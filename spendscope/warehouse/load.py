@@ -134,6 +134,7 @@ def _load_in_transaction(
 ) -> tuple[list[UnitResult], dict[str, dict[str, object]]]:
     total_bytes = sum(p.file.size for p in request.plans) or 1
     done_bytes = 0
+    log.info("phase=insert ingest_id=%d files=%d", ingest_id, len(request.plans))
     for plan in request.plans:
         params = dict(plan.params, ingest_id=ingest_id, source_file=plan.file.path)
         statement = (
@@ -150,6 +151,7 @@ def _load_in_transaction(
         if progress:
             progress(plan.file.path, done_bytes / total_bytes)
 
+    log.info("phase=checks ingest_id=%d", ingest_id)
     _run_checks(conn, ingest_id)
     deviations = {p.file.path: dict(p.deviations) for p in request.plans}
     load_deviations = _normalize(conn, ingest_id)
@@ -161,7 +163,9 @@ def _load_in_transaction(
             reported = deviations.setdefault(source_file, {}).setdefault("rows", {})
             assert isinstance(reported, dict)
             reported[deviation] = int(n)
+    log.info("phase=ledger ingest_id=%d", ingest_id)
     units = _write_ledger(conn, request, ingest_id, fs_hash, started_at, deviations)
+    log.info("phase=commit ingest_id=%d", ingest_id)
     return units, {k: v for k, v in deviations.items() if v}
 
 
