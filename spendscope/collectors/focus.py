@@ -75,8 +75,13 @@ def _value_expr(col: FocusColumn, ident: str, duck_type: str) -> str:
         if duck_type.startswith(("MAP", "STRUCT")):
             return f"CAST(to_json({ident}) AS JSON)"
         text = f"CAST({ident} AS VARCHAR)"
-        return f"CASE WHEN json_valid({text}) AND json_type({text}) = 'OBJECT' THEN CAST({text} AS JSON) END"
+        return _json_object_or_null(text)
     return f"NULLIF(CAST({ident} AS VARCHAR), '')"
+
+
+def _json_object_or_null(text: str) -> str:
+    """A JSON object, or NULL for anything else (DuckDB's AND does not short-circuit, CASE does)."""
+    return f"CASE WHEN json_valid({text}) THEN CASE WHEN json_type({text}) = 'OBJECT' THEN CAST({text} AS JSON) END END"
 
 
 class FocusFiles:
@@ -205,10 +210,7 @@ def plan_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, *, period: str 
             ident = quote_ident(mapped[json_col][0])
             text = f"CAST({ident} AS VARCHAR)"
             params[f"u_{json_col}"] = f"{json_col}_unparsed"
-            ext_pairs.append(
-                f"$u_{json_col}, CASE WHEN {text} IS NOT NULL AND NOT (json_valid({text}) "
-                f"AND json_type({text}) = 'OBJECT') THEN {text} END"
-            )
+            ext_pairs.append(f"$u_{json_col}, CASE WHEN {_json_object_or_null(text)} IS NULL THEN {text} END")
     if ext_pairs:
         # merge-patching into {} drops the keys whose value is null
         select.append(f"json_merge_patch('{{}}', json_object({', '.join(ext_pairs)})) AS x_Extensions")

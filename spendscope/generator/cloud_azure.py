@@ -16,6 +16,7 @@ from spendscope.generator.catalogue import (
     VM,
     Account,
     CommitmentSpec,
+    Meter,
     Provider,
     Region,
     ResourceTemplate,
@@ -37,9 +38,9 @@ def _vm(size: str, series: str, price: float, cores: int, mem: float, weight: fl
                             teams=teams, office_ok=True)
 
 
-def _arm(key: str, rtype: str, arm_type: str, meters: tuple[object, ...], weight: float,
+def _arm(key: str, rtype: str, arm_type: str, meters: tuple[Meter, ...], weight: float,
          teams: tuple[str, ...] = ()) -> ResourceTemplate:
-    return ResourceTemplate(key, rtype, f"arm:{arm_type}", meters, weight, teams=teams)  # type: ignore[arg-type]
+    return ResourceTemplate(key, rtype, f"arm:{arm_type}", meters, weight, teams=teams)
 
 
 AZURE: Final = Provider(
