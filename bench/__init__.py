@@ -1,0 +1,1 @@
+"""spendscope benchmarks: figures printed, never asserted (see bench/README.md)."""
