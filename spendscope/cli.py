@@ -161,20 +161,23 @@ def generate(
 # ---------------------------------------------------------------- ingest
 
 
-def _print_load(result: LoadResult) -> None:
+def _print_load(conn: duckdb.DuckDBPyConnection, result: LoadResult) -> None:
     if result.status == "unchanged":
         out.print(f"[green]unchanged[/]: {result.source} is already loaded from these files; nothing to do")
         return
+    from spendscope import sql
+
+    replaced = {u.billing_period_start.strftime("%Y-%m"): u.replaces for u in result.units
+                if u.billing_period_start and u.replaces}
     table = Table(title=f"ingest {result.ingest_id}: {result.source}", title_justify="left")
-    for col in ("period", "currency", "rows", "BilledCost", "EffectiveCost", "replaces"):
-        table.add_column(col, justify="right" if col not in ("period", "currency") else "left")
-    for unit in result.units:
-        period = unit.billing_period_start.strftime("%Y-%m") if unit.billing_period_start else "(no rows)"
-        replaces = f"ingest {unit.replaces}" if unit.replaces else ""
-        for t in unit.totals or ():
-            table.add_row(period, t.currency, f"{t.rows:,}", _money(t.billed_cost), _money(t.effective_cost), replaces)
-        if not unit.totals:
-            table.add_row(period, "", "0", "", "", replaces)
+    for col in ("period", "provider", "currency", "rows", "BilledCost", "EffectiveCost", "replaces"):
+        table.add_column(col, justify="left" if col in ("period", "provider", "currency") else "right")
+    summary = conn.execute(sql.load("ledger/provider_totals"), {"ingest_id": result.ingest_id}).fetchall()
+    for period, provider, currency, n, billed, effective in summary:
+        replaces = f"ingest {replaced[period]}" if period in replaced else ""
+        table.add_row(period, provider, currency, f"{n:,}", _money(billed), _money(effective), replaces)
+    if not summary:
+        table.add_row("(no rows)", "", "", "0", "", "", "")
     out.print(table)
     out.print(f"{result.rows:,} rows in {result.seconds:.2f}s ({result.rows_per_second:,.0f} rows/s)")
     for path, dev in result.deviations.items():
@@ -195,7 +198,7 @@ def run_ingest(conn: duckdb.DuckDBPyConnection, source: Any, *, period: str | No
     with progress_bar() as bar:
         task = bar.add_task(f"ingest {source.source[-40:]}", total=1.0)
         result = ingest(conn, source, period=period, progress=lambda f, frac: bar.update(task, completed=frac))
-    _print_load(result)
+    _print_load(conn, result)
     return result
 
 

@@ -32,9 +32,9 @@ class _Strict(BaseModel):
 class DuckDBSettings(_Strict):
     """Resource limits for the warehouse's DuckDB. Unset keeps DuckDB's defaults (80 % of RAM)."""
 
-    memory_limit: str | None = Field(None, description="e.g. '2GB'")
-    threads: int | None = Field(None, ge=1)
-    temp_directory: str | None = Field(None, description="where DuckDB spills when memory_limit is reached")
+    memory_limit: str | None = Field(default=None, description="e.g. '2GB'")
+    threads: int | None = Field(default=None, ge=1)
+    temp_directory: str | None = Field(default=None, description="where DuckDB spills when memory_limit is reached")
 
 
 class FocusSource(_Strict):
@@ -43,7 +43,7 @@ class FocusSource(_Strict):
     name: str
     collector: Literal["focus"] = "focus"
     paths: list[str]
-    schedule: str | None = Field(None, description="cron expression for `spendscope serve`")
+    schedule: str | None = Field(default=None, description="cron expression for `spendscope serve`")
 
 
 # One source kind so far; the provider issues turn this into a union discriminated by `collector`.
@@ -53,10 +53,10 @@ SourceConfig = FocusSource
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SPENDSCOPE_", env_nested_delimiter="__", extra="forbid")
 
-    warehouse: Path = Field(Path("spendscope.duckdb"), description="the DuckDB warehouse file")
+    warehouse: Path = Field(default=Path("spendscope.duckdb"), description="the DuckDB warehouse file")
     duckdb: DuckDBSettings = DuckDBSettings()
     sources: list[SourceConfig] = Field(default_factory=list)
-    api_token: SecretStr | None = Field(None, description="bearer token for the HTTP API (later issues)")
+    api_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP API (later issues)")
 
     @classmethod
     def settings_customise_sources(

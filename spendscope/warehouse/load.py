@@ -244,7 +244,7 @@ def _write_ledger(
         files_by_period[period].add(path)
 
     by_path = {p.file.path: p.file for p in request.plans}
-    periods: list[datetime | None] = sorted(totals) or [None]  # a valid file with no rows: one empty unit
+    periods: list[datetime | None] = [*sorted(totals)] or [None]  # a valid file with no rows: one empty unit
     finished = _now()
     units = []
     for period in periods:
