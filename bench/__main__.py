@@ -49,9 +49,15 @@ def main() -> None:
     results: list[dict[str, object]] = []
 
     def record(step: str, secs: float, rss: float, rows: int | None, baseline: float | None = None) -> None:
-        results.append({"step": step, "seconds": round(secs, 3), "peak_rss_mib": round(rss, 1),
-                        "rows_per_s": round(rows / secs) if rows and secs else None,
-                        "ratio_to_baseline": round(secs / baseline, 2) if baseline else None})
+        results.append(
+            {
+                "step": step,
+                "seconds": round(secs, 3),
+                "peak_rss_mib": round(rss, 1),
+                "rows_per_s": round(rows / secs) if rows and secs else None,
+                "ratio_to_baseline": round(secs / baseline, 2) if baseline else None,
+            }
+        )
 
     if not (data / "ground_truth.json").exists():
         shutil.rmtree(data, ignore_errors=True)
@@ -78,16 +84,19 @@ def main() -> None:
     secs, rss = measure([*spendscope, "--warehouse", str(wh), "doctor"])
     record("doctor", secs, rss, None)
 
-    print(f"\nspendscope bench, {rows:,} rows, {platform.processor() or platform.machine()}, "
-          f"{_cpus()} cores, Python {platform.python_version()}")
+    print(
+        f"\nspendscope bench, {rows:,} rows, {platform.processor() or platform.machine()}, "
+        f"{_cpus()} cores, Python {platform.python_version()}"
+    )
     print(f"{'step':48} {'seconds':>9} {'rows/s':>12} {'peak MiB':>9} {'× base':>7}")
     for r in results:
         rps = f"{r['rows_per_s']:,}" if r["rows_per_s"] else ""
         ratio = f"{r['ratio_to_baseline']}" if r["ratio_to_baseline"] else ""
         print(f"{r['step']:48} {r['seconds']:>9} {rps:>12} {r['peak_rss_mib']:>9} {ratio:>7}")
     out = HERE / "results" / f"{datetime.now(UTC):%Y-%m-%d}-{args.rows}.json"
-    out.write_text(json.dumps({"rows": rows, "machine": platform.machine(), "cores": _cpus(),
-                               "results": results}, indent=1) + "\n")
+    out.write_text(
+        json.dumps({"rows": rows, "machine": platform.machine(), "cores": _cpus(), "results": results}, indent=1) + "\n"
+    )
     print(f"\nwritten to {out}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)

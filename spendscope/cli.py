@@ -96,12 +96,16 @@ def _version(value: bool) -> None:
 def main_options(
     warehouse: Annotated[
         Path | None,
-        typer.Option(help="DuckDB warehouse file (default: from config, env SPENDSCOPE_WAREHOUSE, or ./spendscope.duckdb)"),
+        typer.Option(
+            help="DuckDB warehouse file (default: from config, env SPENDSCOPE_WAREHOUSE, or ./spendscope.duckdb)"
+        ),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", help="TOML config file (default: ./spendscope.toml if present)")
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log what happens (key=value lines on stderr)")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="log what happens (key=value lines on stderr)")
+    ] = False,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="print version")] = False,
 ) -> None:
     state.config_file = config
@@ -150,11 +154,19 @@ def generate(
     started = time.perf_counter()
     with progress_bar() as bar:
         task = bar.add_task("generating", total=rows)
-        result = run(out_dir, rows=rows, seed=seed, month=month, months=months,
-                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+        result = run(
+            out_dir,
+            rows=rows,
+            seed=seed,
+            month=month,
+            months=months,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
     secs = time.perf_counter() - started
-    out.print(f"wrote {result.rows:,} billing rows for {', '.join(result.periods)} in {len(result.files)} files "
-              f"to {out_dir} in {secs:.1f}s ({result.rows / max(secs, 1e-9):,.0f} rows/s)")
+    out.print(
+        f"wrote {result.rows:,} billing rows for {', '.join(result.periods)} in {len(result.files)} files "
+        f"to {out_dir} in {secs:.1f}s ({result.rows / max(secs, 1e-9):,.0f} rows/s)"
+    )
     out.print(f"ground truth: {result.ground_truth}")
 
 
@@ -167,8 +179,11 @@ def _print_load(conn: duckdb.DuckDBPyConnection, result: LoadResult) -> None:
         return
     from spendscope import sql
 
-    replaced = {u.billing_period_start.strftime("%Y-%m"): u.replaces for u in result.units
-                if u.billing_period_start and u.replaces}
+    replaced = {
+        u.billing_period_start.strftime("%Y-%m"): u.replaces
+        for u in result.units
+        if u.billing_period_start and u.replaces
+    }
     table = Table(title=f"ingest {result.ingest_id}: {result.source}", title_justify="left")
     for col in ("period", "provider", "currency", "rows", "BilledCost", "EffectiveCost", "replaces"):
         table.add_column(col, justify="left" if col in ("period", "provider", "currency") else "right")
@@ -184,8 +199,11 @@ def _print_load(conn: duckdb.DuckDBPyConnection, result: LoadResult) -> None:
         notes = [f"{k}={v}" for k, v in dev.items() if k not in ("format", "focus_version", "rows")]
         notes += [f"{k} ({n} rows)" for k, n in dict(dev.get("rows") or {}).items()]  # type: ignore[call-overload]
         if notes:
-            err.print(f"[yellow]deviations[/] {path} (FOCUS {dev.get('focus_version')}): " + "; ".join(notes),
-                      highlight=False, soft_wrap=True)
+            err.print(
+                f"[yellow]deviations[/] {path} (FOCUS {dev.get('focus_version')}): " + "; ".join(notes),
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _money(value: Decimal) -> str:
@@ -340,7 +358,9 @@ def doctor() -> None:
     conn = state.connect()
     try:
         found = run_doctor(conn)
-        loaded = conn.execute("SELECT count(*), coalesce(sum(row_count), 0) FROM ingests WHERE status = 'loaded'").fetchone()
+        loaded = conn.execute(
+            "SELECT count(*), coalesce(sum(row_count), 0) FROM ingests WHERE status = 'loaded'"
+        ).fetchone()
     finally:
         conn.close()
     units, rows = loaded if loaded else (0, 0)
@@ -374,8 +394,9 @@ def demo(
     """Generate a multi-cloud month, ingest it into DIR/warehouse.duckdb and print where the money went."""
     from spendscope.demo import run_demo
 
-    run_demo(directory, rows=rows, console=out, progress_bar=progress_bar, run_ingest=run_ingest,
-             write_frame=write_frame)
+    run_demo(
+        directory, rows=rows, console=out, progress_bar=progress_bar, run_ingest=run_ingest, write_frame=write_frame
+    )
 
 
 def main() -> None:

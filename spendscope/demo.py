@@ -40,8 +40,12 @@ def run_demo(
     console.rule("[bold]spendscope demo")
     with progress_bar() as bar:
         task = bar.add_task("generating a multi-cloud month", total=rows)
-        result = generate(data_dir, rows=rows, progress=lambda done, total: bar.update(task, completed=done, total=total))
-    console.print(f"generated {result.rows:,} FOCUS rows for {', '.join(result.periods)} (AWS, Azure, GCP) in {data_dir}")
+        result = generate(
+            data_dir, rows=rows, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    console.print(
+        f"generated {result.rows:,} FOCUS rows for {', '.join(result.periods)} (AWS, Azure, GCP) in {data_dir}"
+    )
 
     conn = open_warehouse(warehouse)
     try:
@@ -82,4 +86,5 @@ def run_demo(
         "  spendscope serve   # live Prometheus metrics and the API: arrives with the service issue (#11);\n"
         "                     # this version has no server yet\n",
         highlight=False,
+        soft_wrap=True,
     )

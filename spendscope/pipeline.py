@@ -8,8 +8,8 @@ import duckdb
 
 from spendscope.collectors import BillingSource
 from spendscope.config import SourceConfig
-from spendscope.warehouse.files import SourceFile, describe_files, known_checksums
 from spendscope.errors import SpendscopeError
+from spendscope.warehouse.files import SourceFile, describe_files, known_checksums
 from spendscope.warehouse.load import LoadResult, Progress, load, record_failure
 
 

@@ -133,9 +133,20 @@ def write_csv(path: Path, data: list[dict[str, Any]], *, null: str = "", gz: boo
 def write_parquet(path: Path, data: list[dict[str, Any]]) -> Path:
     """Parquet with money as decimal128(38,12) and timestamps as UTC, like a FOCUS export."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    money = {"BilledCost", "EffectiveCost", "ListCost", "ContractedCost", "ListUnitPrice", "ContractedUnitPrice",
-             "ConsumedQuantity", "PricingQuantity", "CommitmentDiscountQuantity", "PricingCurrencyEffectiveCost",
-             "PricingCurrencyListUnitPrice", "PricingCurrencyContractedUnitPrice"}
+    money = {
+        "BilledCost",
+        "EffectiveCost",
+        "ListCost",
+        "ContractedCost",
+        "ListUnitPrice",
+        "ContractedUnitPrice",
+        "ConsumedQuantity",
+        "PricingQuantity",
+        "CommitmentDiscountQuantity",
+        "PricingCurrencyEffectiveCost",
+        "PricingCurrencyListUnitPrice",
+        "PricingCurrencyContractedUnitPrice",
+    }
     times = {"BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd"}
     arrays = {}
     for col in data[0]:
@@ -152,12 +163,9 @@ def write_parquet(path: Path, data: list[dict[str, Any]]) -> Path:
 
 def snapshot(conn: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     """What must not change when a load is refused: billing totals and the loaded ledger."""
-    billing = conn.execute(
-        "SELECT count(*), sum(BilledCost), sum(EffectiveCost) FROM billing"
-    ).fetchone()
+    billing = conn.execute("SELECT count(*), sum(BilledCost), sum(EffectiveCost) FROM billing").fetchone()
     ledger = conn.execute(
-        "SELECT ingest_id, billing_period_start, status, row_count FROM ingests "
-        "WHERE status <> 'failed' ORDER BY ALL"
+        "SELECT ingest_id, billing_period_start, status, row_count FROM ingests WHERE status <> 'failed' ORDER BY ALL"
     ).fetchall()
     totals = conn.execute("SELECT * FROM ingest_totals ORDER BY ALL").fetchall()
     return billing, tuple(ledger), tuple(totals)

@@ -73,10 +73,17 @@ def test_unknown_billing_currency(loaded: duckdb.DuckDBPyConnection, tmp_path: P
 
 def test_virtual_pricing_currency_is_accepted(loaded: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     # FOCUS 1.2 allows a virtual currency (credits, tokens) as PricingCurrency.
-    data = rows(1, PricingCurrency="CREDITS", PricingCurrencyEffectiveCost="15", PricingCurrencyListUnitPrice="20",
-                PricingCurrencyContractedUnitPrice="15", BillingPeriodStart="2026-09-01T00:00:00Z",
-                BillingPeriodEnd="2026-10-01T00:00:00Z", ChargePeriodStart="2026-09-05T00:00:00Z",
-                ChargePeriodEnd="2026-09-05T01:00:00Z")
+    data = rows(
+        1,
+        PricingCurrency="CREDITS",
+        PricingCurrencyEffectiveCost="15",
+        PricingCurrencyListUnitPrice="20",
+        PricingCurrencyContractedUnitPrice="15",
+        BillingPeriodStart="2026-09-01T00:00:00Z",
+        BillingPeriodEnd="2026-10-01T00:00:00Z",
+        ChargePeriodStart="2026-09-05T00:00:00Z",
+        ChargePeriodEnd="2026-09-05T01:00:00Z",
+    )
     result = ingest(loaded, FocusFiles([str(write_csv(tmp_path / "sep.csv", data))], source="s"))
     assert result.rows == 1
     assert loaded.execute("SELECT PricingCurrency FROM billing WHERE PricingCurrency <> 'USD'").fetchall() == [

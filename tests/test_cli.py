@@ -27,11 +27,27 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Path:
     wh = tmp_path / "wh.duckdb"
-    data = rows(2) + rows(
-        3, ServiceName="Amazon S3", ServiceCategory="Storage", BilledCost="0.10", EffectiveCost="0.10",
-        Tags=lambda i: '{"team": "search"}' if i else None,
-    ) + rows(1, BillingCurrency="EUR", PricingCurrency="EUR", BilledCost="7", EffectiveCost="6",
-             ProviderName="Microsoft", PublisherName="Microsoft", ServiceName="Virtual Machines")
+    data = (
+        rows(2)
+        + rows(
+            3,
+            ServiceName="Amazon S3",
+            ServiceCategory="Storage",
+            BilledCost="0.10",
+            EffectiveCost="0.10",
+            Tags=lambda i: '{"team": "search"}' if i else None,
+        )
+        + rows(
+            1,
+            BillingCurrency="EUR",
+            PricingCurrency="EUR",
+            BilledCost="7",
+            EffectiveCost="6",
+            ProviderName="Microsoft",
+            PublisherName="Microsoft",
+            ServiceName="Virtual Machines",
+        )
+    )
     f = write_csv(tmp_path / "oct.csv", data)
     result = run("--warehouse", str(wh), "ingest", "focus", str(f), "--source", "s")
     assert result.returncode == 0, result.stderr
@@ -39,8 +55,17 @@ def warehouse(tmp_path: Path) -> Path:
 
 
 def test_costs_json_contract(warehouse: Path) -> None:
-    result = run("--warehouse", str(warehouse), "costs", "--by", "ServiceName,tag:team", "--period", "2026-10",
-                 "--format", "json")
+    result = run(
+        "--warehouse",
+        str(warehouse),
+        "costs",
+        "--by",
+        "ServiceName,tag:team",
+        "--period",
+        "2026-10",
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert all(list(r) == ["ServiceName", "tag:team", "BillingCurrency", "BilledCost", "EffectiveCost"] for r in data)
@@ -60,7 +85,9 @@ def test_costs_csv_and_parquet(warehouse: Path, tmp_path: Path) -> None:
     assert lines[0] == "ProviderName,BillingCurrency,BilledCost,EffectiveCost"
     assert sorted(lines[1:]) == ["AWS,USD,3.3,3.3", "Microsoft,EUR,7.0,6.0"]  # 3.00 + 3 × 0.10
     out = tmp_path / "c.parquet"
-    result = run("--warehouse", str(warehouse), "costs", "--by", "ProviderName", "--format", "parquet", "--out", str(out))
+    result = run(
+        "--warehouse", str(warehouse), "costs", "--by", "ProviderName", "--format", "parquet", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     frame = pl.read_parquet(out).sort("ProviderName")
     assert frame["BilledCost"].to_list() == [Decimal("3.3"), Decimal("7")]

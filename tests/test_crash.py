@@ -58,8 +58,22 @@ def test_sigkill_during_ingest_leaves_old_or_new_state(tmp_path: Path) -> None:
     timed = tmp_path / "timed.duckdb"
     shutil.copy(base, timed)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "spendscope.cli", "--warehouse", str(timed), "ingest", "focus",
-                    str(new_file), "--source", "s"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "spendscope.cli",
+            "--warehouse",
+            str(timed),
+            "ingest",
+            "focus",
+            str(new_file),
+            "--source",
+            "s",
+        ],
+        check=True,
+        capture_output=True,
+    )
     duration = time.perf_counter() - started
     assert _state(timed) == new
 
@@ -70,9 +84,22 @@ def test_sigkill_during_ingest_leaves_old_or_new_state(tmp_path: Path) -> None:
         wh = tmp_path / f"trial{trial}.duckdb"
         shutil.copy(base, wh)
         with subprocess.Popen(
-            [sys.executable, "-m", "spendscope.cli", "--warehouse", str(wh), "-v",
-             "ingest", "focus", str(new_file), "--source", "s"],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                "-m",
+                "spendscope.cli",
+                "--warehouse",
+                str(wh),
+                "-v",
+                "ingest",
+                "focus",
+                str(new_file),
+                "--source",
+                "s",
+            ],
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
         ) as proc:
             assert proc.stderr is not None
             phase = ""

@@ -23,14 +23,15 @@ def _only(columns: list[str], data: list[dict[str, object]]) -> list[dict[str, o
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1", "1.2"])
-def test_each_version_ingests_with_its_own_columns(wh: duckdb.DuckDBPyConnection, tmp_path: Path,
-                                                   version: str) -> None:
+def test_each_version_ingests_with_its_own_columns(wh: duckdb.DuckDBPyConnection, tmp_path: Path, version: str) -> None:
     cols = [c.name for c in version_columns(version) if c.name in BASE_ROW]  # type: ignore[arg-type]
     f = write_csv(tmp_path / f"v{version}.csv", _only(cols, rows(2)))
     result = ingest(wh, FocusFiles([str(f)], source="s"))
     assert result.rows == 2
     assert result.deviations.get(str(f), {}).get("focus_version", "1.2") == version or version == "1.2"
-    got = wh.execute("SELECT sum(BilledCost), any_value(PricingCurrency), any_value(ServiceName) FROM billing").fetchone()
+    got = wh.execute(
+        "SELECT sum(BilledCost), any_value(PricingCurrency), any_value(ServiceName) FROM billing"
+    ).fetchone()
     assert got == (Decimal("3.00"), "USD", "Amazon EC2")  # 2 × 1.50; PricingCurrency derived for < 1.2
 
 
@@ -49,8 +50,11 @@ def test_focus_1_3_provider_columns(wh: duckdb.DuckDBPyConnection, tmp_path: Pat
 def test_csv_gzip_and_parquet_give_the_same_rows(tmp_path: Path) -> None:
     data = rows(5, BilledCost=lambda i: f"{i}.125", EffectiveCost=lambda i: f"-{i}.5")
     totals = []
-    for f in (write_csv(tmp_path / "a.csv", data), write_csv(tmp_path / "a.csv.gz", data, gz=True),
-              write_parquet(tmp_path / "a.parquet", data)):
+    for f in (
+        write_csv(tmp_path / "a.csv", data),
+        write_csv(tmp_path / "a.csv.gz", data, gz=True),
+        write_parquet(tmp_path / "a.parquet", data),
+    ):
         conn = open_warehouse(":memory:")
         ingest(conn, FocusFiles([str(f)], source="s"))
         totals.append(conn.execute("SELECT sum(BilledCost), sum(EffectiveCost), count(*) FROM billing").fetchone())
@@ -60,8 +64,10 @@ def test_csv_gzip_and_parquet_give_the_same_rows(tmp_path: Path) -> None:
 
 
 def test_column_names_with_case_bom_and_spaces(wh: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    data = [{("\ufeffbilledcost" if k == "BilledCost" else f" {k} " if k == "ServiceName" else k): v
-             for k, v in r.items()} for r in rows(2)]
+    data = [
+        {("\ufeffbilledcost" if k == "BilledCost" else f" {k} " if k == "ServiceName" else k): v for k, v in r.items()}
+        for r in rows(2)
+    ]
     f = write_csv(tmp_path / "odd.csv", data)
     result = ingest(wh, FocusFiles([str(f)], source="s"))
     assert wh.execute("SELECT sum(BilledCost) FROM billing").fetchone() == (Decimal("3.00"),)
@@ -90,14 +96,16 @@ def test_tags_that_are_not_json_are_kept_raw(wh: duckdb.DuckDBPyConnection, tmp_
     assert wh.execute("SELECT count(*) FROM billing WHERE Tags IS NULL").fetchone() == (1,)
 
 
-money = st.decimals(min_value=Decimal("-1000000"), max_value=Decimal("1000000"), places=12,
-                    allow_nan=False, allow_infinity=False)
+money = st.decimals(
+    min_value=Decimal("-1000000"), max_value=Decimal("1000000"), places=12, allow_nan=False, allow_infinity=False
+)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(costs=st.lists(st.tuples(money, money), min_size=1, max_size=30), fmt=st.sampled_from(["csv", "parquet"]))
-def test_money_round_trips_exactly(tmp_path_factory: pytest.TempPathFactory, costs: list[tuple[Decimal, Decimal]],
-                                   fmt: str) -> None:
+def test_money_round_trips_exactly(
+    tmp_path_factory: pytest.TempPathFactory, costs: list[tuple[Decimal, Decimal]], fmt: str
+) -> None:
     tmp = tmp_path_factory.mktemp("h")
     data = rows(len(costs), BilledCost=lambda i: str(costs[i][0]), EffectiveCost=lambda i: str(costs[i][1]))
     f = write_csv(tmp / "h.csv", data) if fmt == "csv" else write_parquet(tmp / "h.parquet", data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -34,7 +33,8 @@ def test_totals_per_currency_match_the_raw_file(loaded: duckdb.DuckDBPyConnectio
     raw = duckdb.connect()
     expected = raw.execute(
         f"SELECT BillingCurrency, count(*), sum(BilledCost::DECIMAL(38, 12)), sum(EffectiveCost::DECIMAL(38, 12)) "
-        f"FROM {RAW} GROUP BY 1 ORDER BY 1", {"p": str(sample)}
+        f"FROM {RAW} GROUP BY 1 ORDER BY 1",
+        {"p": str(sample)},
     ).fetchall()
     actual = loaded.execute(
         "SELECT BillingCurrency, count(*), sum(BilledCost), sum(EffectiveCost) FROM billing GROUP BY 1 ORDER BY 1"
@@ -47,7 +47,8 @@ def test_totals_per_service_match_the_raw_file(loaded: duckdb.DuckDBPyConnection
     raw = duckdb.connect()
     expected = raw.execute(
         f"SELECT ServiceName, sum(BilledCost::DECIMAL(38, 12)), sum(EffectiveCost::DECIMAL(38, 12)) "
-        f"FROM {RAW} GROUP BY 1 ORDER BY 1", {"p": str(sample)}
+        f"FROM {RAW} GROUP BY 1 ORDER BY 1",
+        {"p": str(sample)},
     ).fetchall()
     actual = loaded.execute(
         "SELECT ServiceName, sum(BilledCost), sum(EffectiveCost) FROM billing GROUP BY 1 ORDER BY 1"
@@ -85,7 +86,10 @@ SAMPLE_FAILURES: dict[str, tuple[str, str]] = {
     "BilledCost-C-005-C": ("ProviderName differs from InvoiceIssuerName", "ProviderName <> InvoiceIssuerName"),
     # Oracle rows write an empty string; FOCUS null handling makes a missing value null.
     "BillingAccountName-C-003-C": ("empty BillingAccountName", "coalesce(BillingAccountName, '') = ''"),
-    "ConsumedQuantity-C-004-C": ("ConsumedQuantity on non-Usage rows", "ChargeCategory <> 'Usage' AND ConsumedQuantity IS NOT NULL"),
+    "ConsumedQuantity-C-004-C": (
+        "ConsumedQuantity on non-Usage rows",
+        "ChargeCategory <> 'Usage' AND ConsumedQuantity IS NOT NULL",
+    ),
     # Provider spellings such as 'GB Months', 'GB/Month' or 'OCPU Per Hour' instead of FOCUS units.
     "ConsumedUnit-C-003-O": ("units outside the FOCUS unit format", _PROVIDER_UNITS.format(col="ConsumedUnit")),
     "PricingUnit-C-003-O": ("units outside the FOCUS unit format", _PROVIDER_UNITS.format(col="PricingUnit")),
@@ -100,17 +104,34 @@ SAMPLE_FAILURES: dict[str, tuple[str, str]] = {
     "RegionName-C-005-C": ("RegionId without RegionName", "RegionId IS NOT NULL AND RegionName IS NULL"),
     "ResourceType-C-004-C": ("ResourceType without ResourceId", "ResourceId IS NULL AND ResourceType IS NOT NULL"),
     "ResourceType-C-005-C": ("ResourceId without ResourceType", "ResourceId IS NOT NULL AND ResourceType IS NULL"),
-    "ServiceName-C-005-C": ("a ServiceName with two ServiceCategory values",
-                            "ServiceName IN (SELECT ServiceName FROM {raw} GROUP BY 1 HAVING count(DISTINCT ServiceCategory) > 1)"),
+    "ServiceName-C-005-C": (
+        "a ServiceName with two ServiceCategory values",
+        "ServiceName IN (SELECT ServiceName FROM {raw} GROUP BY 1 HAVING count(DISTINCT ServiceCategory) > 1)",
+    ),
 }
 # Parent rules that fail only because a child above fails (the validator's AND composition), and the
 # validator bugs that the wrapper tolerates by default (FOCUS-NOTES.md).
 DERIVED = {
-    "BilledCost-C-000-M", "BillingAccountName-C-000-M", "ConsumedQuantity-C-000-C", "ConsumedQuantity-C-003-C",
-    "ConsumedUnit-C-000-C", "ContractedCost-C-000-M", "ContractedUnitPrice-C-000-C", "ContractedUnitPrice-C-008-C",
-    "PricingUnit-C-000-M", "RegionName-C-000-C", "RegionName-C-003-C", "ResourceType-C-000-C", "ResourceType-C-003-C",
-    "ServiceName-C-000-M", "ServiceName-C-004-C", "ServiceName-C-007-C", "ServiceName-C-008-C",
-    "ServiceSubcategory-C-000-O", "SkuMeter-C-000-C", "SkuMeter-C-003-C",
+    "BilledCost-C-000-M",
+    "BillingAccountName-C-000-M",
+    "ConsumedQuantity-C-000-C",
+    "ConsumedQuantity-C-003-C",
+    "ConsumedUnit-C-000-C",
+    "ContractedCost-C-000-M",
+    "ContractedUnitPrice-C-000-C",
+    "ContractedUnitPrice-C-008-C",
+    "PricingUnit-C-000-M",
+    "RegionName-C-000-C",
+    "RegionName-C-003-C",
+    "ResourceType-C-000-C",
+    "ResourceType-C-003-C",
+    "ServiceName-C-000-M",
+    "ServiceName-C-004-C",
+    "ServiceName-C-007-C",
+    "ServiceName-C-008-C",
+    "ServiceSubcategory-C-000-O",
+    "SkuMeter-C-000-C",
+    "SkuMeter-C-003-C",
 }
 
 

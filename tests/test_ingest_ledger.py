@@ -41,21 +41,29 @@ def test_restated_file_replaces_its_period(wh: duckdb.DuckDBPyConnection, tmp_pa
     assert _total(wh) == Decimal("6.75")  # 3 × 2.25, the 4 old rows are gone
     assert _total(wh, "EffectiveCost") == Decimal("6.00")  # 3 × 2.00
     ledger = wh.execute("SELECT ingest_id, status, replaced_by, replaces FROM ingests ORDER BY ingest_id").fetchall()
-    assert ledger == [(first.ingest_id, "replaced", second.ingest_id, None),
-                      (second.ingest_id, "loaded", None, first.ingest_id)]
+    assert ledger == [
+        (first.ingest_id, "replaced", second.ingest_id, None),
+        (second.ingest_id, "loaded", None, first.ingest_id),
+    ]
     assert run_doctor(wh) == []
 
 
 def test_restatement_touches_only_its_period(wh: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
-    sep = rows(2, BillingPeriodStart="2026-09-01T00:00:00Z", BillingPeriodEnd="2026-10-01T00:00:00Z",
-               ChargePeriodStart="2026-09-10T00:00:00Z", ChargePeriodEnd="2026-09-10T01:00:00Z")
+    sep = rows(
+        2,
+        BillingPeriodStart="2026-09-01T00:00:00Z",
+        BillingPeriodEnd="2026-10-01T00:00:00Z",
+        ChargePeriodStart="2026-09-10T00:00:00Z",
+        ChargePeriodEnd="2026-09-10T01:00:00Z",
+    )
     both = write_csv(tmp_path / "a" / "sep_oct.csv", sep + rows(2))
     ingest(wh, FocusFiles([str(both)], source="s"))
     assert _total(wh) == Decimal("6.00")  # 4 × 1.50
     oct_only = write_csv(tmp_path / "b" / "oct.csv", rows(1, BilledCost="10"))
     ingest(wh, FocusFiles([str(oct_only)], source="s"))
-    by_period = dict(wh.execute("SELECT strftime(BillingPeriodStart, '%Y-%m'), sum(BilledCost) "
-                                "FROM billing GROUP BY 1").fetchall())
+    by_period = dict(
+        wh.execute("SELECT strftime(BillingPeriodStart, '%Y-%m'), sum(BilledCost) FROM billing GROUP BY 1").fetchall()
+    )
     assert by_period == {"2026-09": Decimal("3.00"), "2026-10": Decimal("10")}
     assert run_doctor(wh) == []
 
@@ -70,9 +78,7 @@ def test_all_files_of_one_command_load_together(wh: duckdb.DuckDBPyConnection, t
     assert _total(wh) == Decimal("6.00")  # 2 × 1.50 + 3 × 1.00
 
 
-def test_two_sources_do_not_replace_each_other_but_doctor_warns(
-    wh: duckdb.DuckDBPyConnection, tmp_path: Path
-) -> None:
+def test_two_sources_do_not_replace_each_other_but_doctor_warns(wh: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     f = write_csv(tmp_path / "oct.csv", rows(2))
     ingest(wh, FocusFiles([str(f)], source="aws-a"))
     ingest(wh, FocusFiles([str(f)], source="aws-b"))
@@ -82,8 +88,9 @@ def test_two_sources_do_not_replace_each_other_but_doctor_warns(
     assert "111122223333" in found[0].problem and "aws-a" in found[0].problem
 
 
-def test_default_source_is_the_resolved_path(wh: duckdb.DuckDBPyConnection, tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_source_is_the_resolved_path(
+    wh: duckdb.DuckDBPyConnection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     f = write_csv(tmp_path / "oct.csv", rows(1))
     monkeypatch.chdir(tmp_path)
     result = ingest(wh, FocusFiles(["oct.csv"]))

@@ -22,23 +22,42 @@ def test_billing_has_every_focus_1_2_column_with_its_spec_type(wh: duckdb.DuckDB
     with shared_path("data", "focus-spec", "focus_columns_v1.2.csv").open() as fh:
         spec = list(csv.DictReader(fh))
     assert len(spec) == 57
-    actual = dict(wh.execute("SELECT column_name, data_type FROM information_schema.columns "
-                             "WHERE table_name = 'billing'").fetchall())
+    actual = dict(
+        wh.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'billing'"
+        ).fetchall()
+    )
     for col in spec:
         assert col["ColumnId"] in actual, col["ColumnId"]
         assert actual[col["ColumnId"]] == SPEC_TYPES[col["DataType"]], col["ColumnId"]
     extra = [c for c in actual if c not in {r["ColumnId"] for r in spec}]
     # FOCUS 1.3 additions and x_-prefixed extensions only
-    focus_1_3 = {"AllocatedMethodDetails", "AllocatedMethodId", "AllocatedResourceId", "AllocatedResourceName",
-                 "AllocatedTags", "ContractApplied", "HostProviderName", "ServiceProviderName"}
+    focus_1_3 = {
+        "AllocatedMethodDetails",
+        "AllocatedMethodId",
+        "AllocatedResourceId",
+        "AllocatedResourceName",
+        "AllocatedTags",
+        "ContractApplied",
+        "HostProviderName",
+        "ServiceProviderName",
+    }
     assert all(c.startswith("x_") or c in focus_1_3 for c in extra), extra
     assert {"x_IngestId", "x_SourceFile"} <= set(extra)
 
 
 def test_later_tables_exist(wh: duckdb.DuckDBPyConnection) -> None:
     tables = {r[0] for r in wh.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-    assert {"billing", "ingests", "ingest_totals", "inventory", "transactions", "findings", "tickets",
-            "schema_version"} <= tables
+    assert {
+        "billing",
+        "ingests",
+        "ingest_totals",
+        "inventory",
+        "transactions",
+        "findings",
+        "tickets",
+        "schema_version",
+    } <= tables
 
 
 def test_newer_warehouse_is_refused(tmp_path: Path) -> None:
@@ -61,12 +80,18 @@ def test_older_warehouse_is_migrated_on_open(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setattr(db, "LATEST_VERSION", LATEST_VERSION + 1)
     real_load = sql.load
     monkeypatch.setattr(
-        sql, "load", lambda name: "ALTER TABLE billing ADD COLUMN x_Test VARCHAR" if name == "test/extra" else real_load(name)
+        sql,
+        "load",
+        lambda name: "ALTER TABLE billing ADD COLUMN x_Test VARCHAR" if name == "test/extra" else real_load(name),
     )
     conn = open_warehouse(path)
     assert schema_version(conn) == LATEST_VERSION + 1
-    cols = {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns "
-                                       "WHERE table_name = 'billing'").fetchall()}
+    cols = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'billing'"
+        ).fetchall()
+    }
     assert "x_Test" in cols
     conn.close()
 
@@ -77,10 +102,14 @@ def test_second_writer_gets_in_use_message(tmp_path: Path) -> None:
 
     path = tmp_path / "w.duckdb"
     with subprocess.Popen(
-        [sys.executable, "-c",
-         "import sys, time; from spendscope.warehouse.db import open_warehouse; "
-         f"c = open_warehouse({str(path)!r}); print('ready', flush=True); time.sleep(30)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from spendscope.warehouse.db import open_warehouse; "
+            f"c = open_warehouse({str(path)!r}); print('ready', flush=True); time.sleep(30)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     ) as holder:
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"

@@ -218,7 +218,9 @@ def plan_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, *, period: str 
     where = ""
     if period:
         params["period"] = period
-        billing_start = _value_expr(COLUMNS_BY_NAME["BillingPeriodStart"], quote_ident(mapped["BillingPeriodStart"][0]), "")
+        billing_start = _value_expr(
+            COLUMNS_BY_NAME["BillingPeriodStart"], quote_ident(mapped["BillingPeriodStart"][0]), ""
+        )
         where = f" WHERE strftime({billing_start}, '%Y-%m') = $period"
     select_sql = f"SELECT {', '.join(select)} FROM {reader_sql(fmt)}{where}"
 

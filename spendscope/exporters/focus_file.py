@@ -42,15 +42,10 @@ def export_focus(conn: duckdb.DuckDBPyConnection, *, period: str, out: Path) -> 
     start = period_start(period)
     fmt = "CSV" if out.name.lower().endswith((".csv", ".csv.gz")) else "PARQUET"
     out.parent.mkdir(parents=True, exist_ok=True)
-    query = (
-        f"SELECT {focus_select()} FROM billing "
-        "WHERE BillingPeriodStart >= $start AND BillingPeriodStart < $start + INTERVAL 1 MONTH "
-        "ORDER BY ProviderName, ChargePeriodStart, ServiceName"
-    )
-    row = conn.execute(
-        "SELECT count(*) FROM billing WHERE BillingPeriodStart >= $start AND BillingPeriodStart < $start + INTERVAL 1 MONTH",
-        {"start": start},
-    ).fetchone()
+    in_period = "BillingPeriodStart >= $start AND BillingPeriodStart < $start + INTERVAL 1 MONTH"
+    order = "ORDER BY ProviderName, ChargePeriodStart, ServiceName"
+    query = f"SELECT {focus_select()} FROM billing WHERE {in_period} {order}"
+    row = conn.execute(f"SELECT count(*) FROM billing WHERE {in_period}", {"start": start}).fetchone()
     count = int(row[0]) if row else 0
     if count == 0:
         raise ExporterError(f"no billing rows for period {period}", source=str(out))

@@ -256,15 +256,27 @@ def meter(
 ) -> Meter:
     """A Meter with the consumed unit defaulting to the pricing unit (block 1)."""
     return Meter(
-        service, usage_type, meter or usage_type, desc, kind, unit, consumed or unit, block, price, base,
-        discount, details,
+        service,
+        usage_type,
+        meter or usage_type,
+        desc,
+        kind,
+        unit,
+        consumed or unit,
+        block,
+        price,
+        base,
+        discount,
+        details,
     )
 
 
 def vm_details(instance_type: str, cores: int, memory_gib: float, os: str = "Linux") -> str:
     """SkuPriceDetails of a VM SKU: FOCUS-defined keys only, values per PricingUnit."""
     mem = f"{memory_gib:g}"
-    return f'{{"CoreCount": {cores}, "InstanceType": "{instance_type}", "MemorySize": {mem}, "OperatingSystem": "{os}"}}'
+    return (
+        f'{{"CoreCount": {cores}, "InstanceType": "{instance_type}", "MemorySize": {mem}, "OperatingSystem": "{os}"}}'
+    )
 
 
 def storage_details(storage_class: str) -> str:

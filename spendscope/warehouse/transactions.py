@@ -18,7 +18,7 @@ from spendscope.warehouse.db import transaction
 def load_transactions(conn: duckdb.DuckDBPyConnection, path: Path, *, source: str, bucket: str = "1 hour") -> int:
     """Load one file; return the number of rows now stored for its range."""
     fmt = file_format(path)
-    params = {"path": str(path), "source": source}
+    params = {"path": str(path)}
     select = (
         f"SELECT CAST(service AS VARCHAR) AS service, CAST(timestamp AS TIMESTAMPTZ) AS window_start, "
         f"CAST(timestamp AS TIMESTAMPTZ) + INTERVAL '{bucket}' AS window_end, "
