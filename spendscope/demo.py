@@ -6,6 +6,7 @@ unchanged, so nothing is loaded twice.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +72,8 @@ def run_demo(
         conn.close()
 
     secs = time.perf_counter() - started
+    # Print the commands as this shell can run them (make demo runs .venv/bin/spendscope).
+    exe = sys.argv[0] if sys.argv[0].endswith("/spendscope") else "spendscope"
     state = "[green]consistent[/]" if not problems else f"[red]{len(problems)} problems[/] (run doctor)"
     console.rule("[bold]done")
     console.print(
@@ -80,10 +83,10 @@ def run_demo(
         f"  source files  {data_dir / 'focus'}\n"
         f"  ground truth  {result.ground_truth}  (the anomalies injected, for checking the analysis)\n\n"
         "Next:\n"
-        f"  spendscope --warehouse {warehouse} costs --by tag:team,ServiceName --period {period}\n"
-        f"  spendscope --warehouse {warehouse} export focus --period {period} --out focus-{period}.parquet\n"
-        f"  spendscope --warehouse {warehouse} doctor\n"
-        "  spendscope serve   # live Prometheus metrics and the API: arrives with the service issue (#11);\n"
+        f"  {exe} --warehouse {warehouse} costs --by tag:team,ServiceName --period {period}\n"
+        f"  {exe} --warehouse {warehouse} export focus --period {period} --out focus-{period}.parquet\n"
+        f"  {exe} --warehouse {warehouse} doctor\n"
+        f"  {exe} serve   # live Prometheus metrics and the API: arrives with the service issue (#11);\n"
         "                     # this version has no server yet\n",
         highlight=False,
         soft_wrap=True,
