@@ -169,3 +169,6 @@ def snapshot(conn: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     ).fetchall()
     totals = conn.execute("SELECT * FROM ingest_totals ORDER BY ALL").fetchall()
     return billing, tuple(ledger), tuple(totals)
+
+
+pytest_plugins = ["tests.servers.moto"]
