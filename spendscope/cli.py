@@ -196,7 +196,7 @@ def _print_load(conn: duckdb.DuckDBPyConnection, result: LoadResult) -> None:
     out.print(table)
     out.print(f"{result.rows:,} rows in {result.seconds:.2f}s ({result.rows_per_second:,.0f} rows/s)")
     for path, dev in result.deviations.items():
-        notes = [f"{k}={v}" for k, v in dev.items() if k not in ("format", "focus_version", "rows")]
+        notes = [f"{k}={v}" for k, v in dev.items() if k not in ("format", "focus_version", "aws_format", "rows")]
         notes += [f"{k} ({n} rows)" for k, n in dict(dev.get("rows") or {}).items()]  # type: ignore[call-overload]
         if notes:
             err.print(
@@ -239,6 +239,33 @@ def ingest_focus(
     conn = state.connect()
     try:
         run_ingest(conn, FocusFiles(paths, source=source))
+    finally:
+        conn.close()
+
+
+@ingest_app.command("aws")
+@handle_errors
+def ingest_aws(
+    location: Annotated[str, typer.Argument(help="s3://bucket/prefix, or a local directory or file")],
+    endpoint_url: Annotated[str | None, typer.Option(help="S3-compatible endpoint (e.g. a MinIO or moto URL)")] = None,
+    period: Annotated[str | None, typer.Option(help="only this billing period, YYYY-MM")] = None,
+) -> None:
+    """Ingest AWS bills: CUR 2.0 (Data Exports), legacy CUR, or AWS's FOCUS exports; Parquet or CSV(.gz).
+
+    Finds each report's manifests and reads only the latest delivery per billing period; the format
+    is detected from the columns. Each report (bucket + prefix + name) is its own ledger source, so
+    a newer delivery replaces its period atomically and an unchanged one (same ETags) is skipped
+    without downloading. Credentials come from the normal boto3 chain (env, profile, role).
+
+    Example: `spendscope ingest aws s3://billing-bucket/exports/ --period 2026-10`
+    """
+    from spendscope.collectors.aws.s3 import aws_sources
+
+    sources = aws_sources(location, endpoint_url=endpoint_url, period=period)
+    conn = state.connect()
+    try:
+        for source in sources:
+            run_ingest(conn, source, period=period)
     finally:
         conn.close()
 

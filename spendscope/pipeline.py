@@ -10,7 +10,7 @@ from spendscope.collectors import BillingSource
 from spendscope.config import SourceConfig
 from spendscope.errors import SpendscopeError
 from spendscope.warehouse.files import SourceFile, describe_files, known_checksums
-from spendscope.warehouse.load import LoadResult, Progress, load, record_failure
+from spendscope.warehouse.load import LoadResult, Progress, is_unchanged, load, record_failure, unchanged_result
 
 
 def ingest(
@@ -26,12 +26,20 @@ def ingest(
     def describe(paths: list[Path]) -> list[SourceFile]:
         return describe_files(paths, known)
 
+    listed = getattr(source, "list_files", None)
+    if listed is not None and is_unchanged(conn, source.source, listed()):
+        return unchanged_result(source.source)  # e.g. S3 ETags unchanged: nothing is downloaded
     try:
-        request = source.fetch(period, describe=describe)
-    except SpendscopeError as exc:
-        record_failure(conn, source=source.source, collector=source.collector, provider=None, error=str(exc))
-        raise
-    return load(conn, request, progress=progress)
+        try:
+            request = source.fetch(period, describe=describe)
+        except SpendscopeError as exc:
+            record_failure(conn, source=source.source, collector=source.collector, provider=None, error=str(exc))
+            raise
+        return load(conn, request, progress=progress)
+    finally:
+        close = getattr(source, "close", None)
+        if close is not None:
+            close()
 
 
 def source_from_config(cfg: SourceConfig) -> BillingSource:

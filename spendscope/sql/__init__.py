@@ -16,3 +16,8 @@ def names(folder: str) -> list[str]:
     """Sorted names (``folder/stem``) of the .sql files in a folder of this package."""
     base = resources.files(__package__).joinpath(folder)
     return sorted(f"{folder}/{p.name[:-4]}" for p in base.iterdir() if p.name.endswith(".sql"))
+
+
+def reference_path(name: str) -> str:
+    """Filesystem path of a reference data file in ``spendscope/sql/reference`` (read by DuckDB)."""
+    return str(resources.files(__package__).joinpath("reference", name))

@@ -46,6 +46,8 @@ class FilePlan:
     diagnose: Callable[[duckdb.DuckDBPyConnection, duckdb.Error], SpendscopeError]
     """Turns a DuckDB error raised while reading this file into a one-line error naming it."""
     deviations: dict[str, object] = field(default_factory=dict)
+    prepare: Callable[[], None] | None = None
+    """Runs just before the file is read, only when the load is not a no-op (e.g. a download)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +94,26 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def is_unchanged(conn: duckdb.DuckDBPyConnection, source: str, files: Sequence[SourceFile]) -> bool:
+    """True when exactly these files were this source's last load and all its units are still loaded."""
+    previous = conn.execute(
+        sql.load("ledger/unchanged"), {"source": source, "fileset_sha256": fileset_sha256(list(files))}
+    ).fetchall()
+    return bool(previous) and all(status == "loaded" for _, status in previous)
+
+
+def unchanged_result(source: str, seconds: float = 0.0) -> LoadResult:
+    return LoadResult(None, "unchanged", source, (), 0, seconds, {})
+
+
 def load(conn: duckdb.DuckDBPyConnection, request: LoadRequest, *, progress: Progress | None = None) -> LoadResult:
     """Load the request's files as one transaction (see module doc). Raises SpendscopeError."""
     started = time.perf_counter()
     files = [p.file for p in request.plans]
     fs_hash = fileset_sha256(files)
-    previous = conn.execute(
-        sql.load("ledger/unchanged"), {"source": request.source, "fileset_sha256": fs_hash}
-    ).fetchall()
-    if previous and all(status == "loaded" for _, status in previous):
+    if is_unchanged(conn, request.source, files):
         log.info("load unchanged source=%s files=%d", request.source, len(files))
-        return LoadResult(None, "unchanged", request.source, (), 0, time.perf_counter() - started, {})
+        return unchanged_result(request.source, time.perf_counter() - started)
 
     row = conn.execute("SELECT nextval('ingest_id_seq')").fetchone()
     assert row is not None
@@ -141,6 +152,8 @@ def _load_in_transaction(
             f"INSERT INTO billing BY NAME SELECT *, $ingest_id AS x_IngestId, "
             f"$source_file AS x_SourceFile FROM ({plan.select_sql})"
         )
+        if plan.prepare is not None:
+            plan.prepare()
         try:
             _execute_with_progress(conn, statement, params, plan.file, done_bytes, total_bytes, progress)
         except duckdb.Error as exc:

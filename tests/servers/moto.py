@@ -55,9 +55,10 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
     exe = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
     port = free_port()
     log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with log.open("w") as fh, subprocess.Popen(
-        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=fh, stderr=subprocess.STDOUT
-    ) as proc:
+    with (
+        log.open("w") as fh,
+        subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=fh, stderr=subprocess.STDOUT) as proc,
+    ):
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -76,7 +77,10 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
 
 
 @pytest.fixture
-def moto(moto_server: MotoServer) -> MotoServer:
-    """The session's moto server, reset before the test."""
+def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The session's moto server, reset before the test; boto3's default chain finds dummy credentials."""
     moto_server.reset()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     return moto_server
