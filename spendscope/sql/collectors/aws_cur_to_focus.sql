@@ -155,8 +155,8 @@ SELECT
         AS ServiceName,
     coalesce(cat.ServiceSubcategory, 'Other (Other)') AS ServiceSubcategory,
     CASE WHEN charge_category IN ('Usage', 'Purchase') THEN NULLIF(CAST(product_sku AS VARCHAR), '') END AS SkuId,
-    CASE WHEN charge_category IN ('Usage', 'Purchase') THEN NULLIF(CAST(line_item_usage_type AS VARCHAR), '') END
-        AS SkuMeter,
+    CASE WHEN charge_category IN ('Usage', 'Purchase') AND NULLIF(CAST(product_sku AS VARCHAR), '') IS NOT NULL
+         THEN NULLIF(CAST(line_item_usage_type AS VARCHAR), '') END AS SkuMeter,  -- FOCUS: null when SkuId is
     NULL AS SkuPriceDetails,
     NULL AS SkuPriceId,
     CAST(line_item_usage_account_id AS VARCHAR) AS SubAccountId,
