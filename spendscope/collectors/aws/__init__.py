@@ -1,1 +1,1 @@
-"""AWS collectors: one module per kind of data read from AWS APIs (``inventory``: resources)."""
+"""AWS collectors, one module per kind of data read from AWS (billing exports, resource inventory)."""
