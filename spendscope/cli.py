@@ -46,9 +46,11 @@ app = typer.Typer(
 ingest_app = typer.Typer(help="Load billing exports into the warehouse (idempotent; restatements replace).")
 export_app = typer.Typer(help="Write warehouse data out in standard formats.")
 config_app = typer.Typer(help="Inspect the configuration.")
+inventory_app = typer.Typer(help="Record cloud resources (disks, IPs, snapshots, load balancers, instances).")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(export_app, name="export")
 app.add_typer(config_app, name="config")
+app.add_typer(inventory_app, name="inventory")
 
 
 @dataclass
@@ -288,6 +290,50 @@ def ingest_sources(
             run_ingest(conn, source_from_config(cfg))
     finally:
         conn.close()
+
+
+@inventory_app.command("aws")
+@handle_errors
+def inventory_aws(
+    regions: Annotated[str | None, typer.Option(help="comma-separated regions (default: the session's region)")] = None,
+    endpoint_url: Annotated[str | None, typer.Option(help="endpoint for every AWS service (e.g. moto)")] = None,
+    source: Annotated[str, typer.Option(help="inventory source name")] = "aws",
+) -> None:
+    """Record EBS volumes and snapshots, Elastic IPs, ELBv2 load balancers and EC2 instances, with tags.
+
+    One observation per run (history is kept); what analysis needs to find orphans: attachment,
+    state, whether a snapshot's volume still exists, registered targets, stop time.
+
+    Example: `spendscope inventory aws --regions us-east-1,eu-west-1`
+    """
+    from datetime import UTC, datetime
+
+    import boto3
+
+    from spendscope.collectors.aws.inventory import collect_inventory
+    from spendscope.warehouse.inventory import load_inventory
+
+    chosen = [r.strip() for r in regions.split(",") if r.strip()] if regions else []
+    if not chosen:
+        chosen = [boto3.Session().region_name or "us-east-1"]
+    started = time.perf_counter()
+    with progress_bar() as bar:
+        bar.add_task(f"inventory {', '.join(chosen)}", total=None)
+        table = collect_inventory(regions=chosen, endpoint_url=endpoint_url, observed_at=datetime.now(UTC))
+    conn = state.connect()
+    try:
+        n = load_inventory(conn, table, source=source)
+    finally:
+        conn.close()
+    counts = table.group_by(["region", "resource_type"]).aggregate([("resource_id", "count")]).to_pylist()
+    summary = Table(
+        title=f"inventory {source}: {n} resources in {time.perf_counter() - started:.1f}s", title_justify="left"
+    )
+    for col in ("region", "resource type", "count"):
+        summary.add_column(col)
+    for row in sorted(counts, key=lambda r: (r["region"], r["resource_type"])):
+        summary.add_row(row["region"], row["resource_type"], str(row["resource_id_count"]))
+    out.print(summary)
 
 
 # ---------------------------------------------------------------- export
