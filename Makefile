@@ -21,9 +21,15 @@ setup: $(VENV)/.installed
 demo: setup
 	$(BIN)/spendscope demo
 
-# What the test suite needs beyond Python packages. The FOCUS validator (../shared/tools/focus-validate)
-# installs itself into its own Python >= 3.12 virtualenv on first use.
-test-deps: setup
+# What the test suite needs beyond Python packages: Azurite (npm, pinned in tests/servers/node).
+# The FOCUS validator (../shared/tools/focus-validate) installs itself into its own Python >= 3.12
+# virtualenv on first use; moto_server comes with the Python dev dependencies.
+NODE_DIR := tests/servers/node
+$(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	cd $(NODE_DIR) && npm ci --silent --no-audit --no-fund
+	touch $@
+
+test-deps: setup $(NODE_DIR)/node_modules/.installed
 
 ## test: install everything the tests need, then run the whole suite (exit 5, no tests, fails too)
 test: test-deps
