@@ -1,0 +1,1 @@
+"""Azure collectors: Cost Management exports from Blob storage, the Query API, and the resource inventory."""
