@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
+
+from spendscope.errors import BadData
 
 NULL_STRINGS = ("NULL", "")
 """CSV cells read as null: empty, and the literal NULL that some exporters write."""
@@ -23,3 +26,34 @@ def reader_sql(fmt: str) -> str:
         return "read_parquet($path)"
     nulls = ", ".join(f"'{s}'" for s in NULL_STRINGS)
     return f"read_csv($path, header = true, all_varchar = true, nullstr = [{nulls}])"
+
+
+def diagnose_casts(
+    name: str, path: str, fmt: str, columns: Sequence[tuple[str, str, str]], exc: BaseException
+) -> BadData:
+    """The one-line error for a load that failed reading ``path``: the first column whose value does
+    not cast, or DuckDB's own first line. ``columns`` is (column name, quoted identifier in the file,
+    target type); ``name`` is how the file is named to the user (a path or an s3:// URI)."""
+    import duckdb
+
+    probe = duckdb.connect()
+    try:
+        probe.execute("SET TimeZone = 'UTC'")
+        for column, ident, target in columns:
+            try:
+                bad = probe.execute(
+                    f"SELECT CAST({ident} AS VARCHAR) FROM {reader_sql(fmt)} "
+                    f"WHERE {ident} IS NOT NULL AND TRY_CAST({ident} AS {target}) IS NULL LIMIT 1",
+                    {"path": path},
+                ).fetchone()
+            except duckdb.Error:
+                break  # the file itself is unreadable: report DuckDB's message below
+            if bad:
+                what = "a date/time" if "TIMESTAMP" in target else "a number"
+                return BadData(
+                    f"column {column}: value {str(bad[0])[:60]!r} is not {what}; nothing was loaded", source=name
+                )
+    finally:
+        probe.close()
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return BadData(f"cannot read file: {first}; nothing was loaded", source=name)

@@ -20,7 +20,7 @@ import duckdb
 
 from spendscope.collectors import COLLECTORS, Describe
 from spendscope.errors import BadData, CollectorError, SchemaMismatch, SpendscopeError
-from spendscope.fileformats import file_format, reader_sql
+from spendscope.fileformats import diagnose_casts, file_format, reader_sql
 from spendscope.focus import (
     COLUMNS_BY_NAME,
     DECIMAL_SQL,
@@ -258,27 +258,10 @@ def _sample_deviations(
 
 def _diagnose(path: str, fmt: str, mapped: dict[str, tuple[str, str]], exc: duckdb.Error) -> SpendscopeError:
     """Name the column and a value that made the load fail; fall back to DuckDB's first line."""
-    conn = duckdb.connect()
-    try:
-        conn.execute("SET TimeZone = 'UTC'")
-        for name, (raw, _) in mapped.items():
-            col = COLUMNS_BY_NAME[name]
-            if col.type not in ("decimal", "timestamp"):
-                continue
-            target = DECIMAL_SQL if col.type == "decimal" else "TIMESTAMPTZ"
-            ident = quote_ident(raw)
-            try:
-                bad = conn.execute(
-                    f"SELECT CAST({ident} AS VARCHAR), count(*) OVER () FROM {reader_sql(fmt)} "
-                    f"WHERE {ident} IS NOT NULL AND TRY_CAST({ident} AS {target}) IS NULL LIMIT 1",
-                    {"path": path},
-                ).fetchone()
-            except duckdb.Error:
-                break  # the file itself is unreadable: report DuckDB's message below
-            if bad:
-                what = "a number" if col.type == "decimal" else "a date/time"
-                value = str(bad[0])[:60]
-                return BadData(f"column {name}: value {value!r} is not {what}; nothing was loaded", source=path)
-    finally:
-        conn.close()
-    return BadData(f"cannot read file: {_first_line(exc)}; nothing was loaded", source=path)
+    targets = {"decimal": DECIMAL_SQL, "timestamp": "TIMESTAMPTZ"}
+    columns = [
+        (name, quote_ident(raw), targets[COLUMNS_BY_NAME[name].type])
+        for name, (raw, _) in mapped.items()
+        if COLUMNS_BY_NAME[name].type in targets
+    ]
+    return diagnose_casts(path, path, fmt, columns, exc)

@@ -18,7 +18,7 @@ from spendscope import sql
 from spendscope.collectors.focus import plan_file as plan_focus_file
 from spendscope.collectors.focus import quote_ident
 from spendscope.errors import BadData, SchemaMismatch, SpendscopeError
-from spendscope.fileformats import file_format, reader_sql
+from spendscope.fileformats import diagnose_casts, file_format, reader_sql
 from spendscope.warehouse.files import SourceFile
 from spendscope.warehouse.load import FilePlan
 
@@ -177,28 +177,9 @@ def _tags_expr(raw: dict[str, str], params: dict[str, object]) -> str:
 
 
 def _diagnose(name: str, local_path: str, fmt: str, by_snake: dict[str, str], exc: duckdb.Error) -> SpendscopeError:
-    probe = duckdb.connect()
-    try:
-        probe.execute("SET TimeZone = 'UTC'")
-        for col in (*NUMERIC, *TIMESTAMPS):
-            if col not in by_snake:
-                continue
-            target = "DECIMAL(38, 12)" if col in NUMERIC else "TIMESTAMPTZ"
-            ident = quote_ident(by_snake[col])
-            try:
-                bad = probe.execute(
-                    f"SELECT CAST({ident} AS VARCHAR) FROM {reader_sql(fmt)} "
-                    f"WHERE {ident} IS NOT NULL AND TRY_CAST({ident} AS {target}) IS NULL LIMIT 1",
-                    {"path": local_path},
-                ).fetchone()
-            except duckdb.Error:
-                break
-            if bad:
-                what = "a number" if col in NUMERIC else "a date/time"
-                return BadData(
-                    f"column {col}: value {str(bad[0])[:60]!r} is not {what}; nothing was loaded", source=name
-                )
-    finally:
-        probe.close()
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return BadData(f"cannot read file: {first}; nothing was loaded", source=name)
+    columns = [
+        (col, quote_ident(by_snake[col]), "DECIMAL(38, 12)" if col in NUMERIC else "TIMESTAMPTZ")
+        for col in (*NUMERIC, *TIMESTAMPS)
+        if col in by_snake
+    ]
+    return diagnose_casts(name, local_path, fmt, columns, exc)
