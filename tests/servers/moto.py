@@ -41,13 +41,13 @@ class MotoServer:
             endpoint_url=self.url,
             region_name=region,
             aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106 - moto's dummy credentials
+            aws_secret_access_key="testing",
             config=Config(retries={"max_attempts": 2, "mode": "standard"}, **config),
         )
 
     def reset(self) -> None:
         req = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")
-        urllib.request.urlopen(req, timeout=10).close()  # noqa: S310 - loopback test server
+        urllib.request.urlopen(req, timeout=10).close()
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +63,7 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()  # noqa: S310
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
                 break
             except (urllib.error.URLError, ConnectionError):
                 if proc.poll() is not None or time.monotonic() > deadline:
