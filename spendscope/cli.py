@@ -336,6 +336,39 @@ def inventory_aws(
     out.print(summary)
 
 
+@inventory_app.command("azure")
+@handle_errors
+def inventory_azure(
+    subscriptions: Annotated[str, typer.Option(help="comma-separated subscription ids")],
+    source: Annotated[str, typer.Option(help="inventory source name")] = "azure",
+) -> None:
+    """Record managed disks and snapshots, VMs (power state), public IPs and NICs, with tags.
+
+    Credentials: azure-identity's DefaultAzureCredential (environment, managed identity, Azure CLI).
+
+    Example: `spendscope inventory azure --subscriptions 00000000-0000-0000-0000-000000000000`
+    """
+    from datetime import UTC, datetime
+
+    from azure.identity import DefaultAzureCredential
+
+    from spendscope.collectors.azure.inventory import collect_azure_inventory
+    from spendscope.warehouse.inventory import load_inventory
+
+    subs = [s.strip() for s in subscriptions.split(",") if s.strip()]
+    with progress_bar() as bar:
+        bar.add_task(f"inventory {len(subs)} subscription(s)", total=None)
+        table = collect_azure_inventory(
+            subscriptions=subs, credential=DefaultAzureCredential(), observed_at=datetime.now(UTC)
+        )
+    conn = state.connect()
+    try:
+        n = load_inventory(conn, table, source=source)
+    finally:
+        conn.close()
+    out.print(f"recorded {n} Azure resources in {len(subs)} subscription(s) as source {source}")
+
+
 # ---------------------------------------------------------------- export
 
 
