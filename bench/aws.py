@@ -61,23 +61,33 @@ def main() -> None:
 
     port = _free_port()
     moto = shutil.which("moto_server") or str(Path(sys.executable).with_name("moto_server"))
-    with subprocess.Popen([moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL) as proc:
+    with subprocess.Popen(
+        [moto, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ) as proc:
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()  # noqa: S310 - loopback
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
                 break
             except OSError:
                 time.sleep(0.1)
         import boto3
 
-        s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench",
-                          aws_secret_access_key="bench")  # noqa: S106 - moto's dummy credentials
+        s3 = boto3.client(
+            "s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="bench", aws_secret_access_key="bench"
+        )
         cur2_tree = next(p for p in (data / "cur").iterdir() if p.is_dir() and "cur2" in p.name)
         upload_tree(cur2_tree, bucket="bench-billing", s3_client=s3)
-        env_cmd = [*spendscope, "--warehouse", str(work / "s3.duckdb"), "ingest", "aws", "s3://bench-billing/",
-                   "--endpoint-url", url]
+        env_cmd = [
+            *spendscope,
+            "--warehouse",
+            str(work / "s3.duckdb"),
+            "ingest",
+            "aws",
+            "s3://bench-billing/",
+            "--endpoint-url",
+            url,
+        ]
         import os
 
         os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
