@@ -143,6 +143,15 @@ def generate(
     seed: Annotated[int, typer.Option(help="random seed: the same seed writes the same bill")] = 42,
     month: Annotated[str, typer.Option(help="first billing month, YYYY-MM")] = "2026-10",
     months: Annotated[int, typer.Option(min=1, max=36, help="consecutive months to write")] = 1,
+    formats: Annotated[
+        str, typer.Option(help="also write native formats: 'cur' (AWS CUR 2.0 + legacy CUR with manifests)")
+    ] = "",
+    aws_endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            help="seed this S3/EC2 emulator (e.g. moto) with the CUR deliveries and an inventory with orphans"
+        ),
+    ] = None,
 ) -> None:
     """Write a realistic, deterministic multi-cloud bill (AWS, Azure, GCP) as FOCUS 1.2 files.
 
@@ -170,6 +179,22 @@ def generate(
         f"to {out_dir} in {secs:.1f}s ({result.rows / max(secs, 1e-9):,.0f} rows/s)"
     )
     out.print(f"ground truth: {result.ground_truth}")
+    wanted = {f.strip() for f in formats.split(",") if f.strip()}
+    if wanted - {"cur"}:
+        raise typer.BadParameter(f"unknown format(s) {', '.join(sorted(wanted - {'cur'}))}; known: cur")
+    if "cur" in wanted or aws_endpoint_url:
+        from spendscope.generator.cur import write_cur
+
+        cur = write_cur(out_dir / "focus" / "aws", out_dir / "cur")
+        out.print(f"AWS CUR 2.0 under {cur.cur2_root}, legacy CUR under {cur.legacy_root}")
+        if aws_endpoint_url:
+            from spendscope.generator.seed_aws import seed_aws
+
+            seeded = seed_aws(cur, endpoint_url=aws_endpoint_url)
+            orphans = sum(len(v) for v in seeded.orphans.values())
+            out.print(
+                f"seeded {aws_endpoint_url}: {len(seeded.keys)} objects in s3://{seeded.bucket}, {orphans} orphans"
+            )
 
 
 # ---------------------------------------------------------------- ingest
