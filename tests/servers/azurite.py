@@ -12,9 +12,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-import uuid
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ import pytest
 
 AZURITE_BIN = Path(__file__).resolve().parent / "node" / "node_modules" / ".bin" / "azurite-blob"
 ACCOUNT = "devstoreaccount1"
-ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="  # noqa: S105 - emulator's published key
+ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 def free_port() -> int:
@@ -75,7 +75,7 @@ def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite
         deadline = time.monotonic() + 30
         while True:
             try:  # any HTTP answer (even 400 for this bare request) means it listens
-                urllib.request.urlopen(f"{server.blob_endpoint}?comp=list", timeout=1).close()  # noqa: S310
+                urllib.request.urlopen(f"{server.blob_endpoint}?comp=list", timeout=1).close()
                 break
             except urllib.error.HTTPError:
                 break
