@@ -297,6 +297,50 @@ def ingest_aws(
         conn.close()
 
 
+@ingest_app.command("azure")
+@handle_errors
+def ingest_azure(
+    location: Annotated[
+        str,
+        typer.Argument(
+            help="az://container/path, https://ACCOUNT.blob.core.windows.net/container/path, a local directory, "
+            "or a scope (/subscriptions/ID) to read the Cost Management Query API"
+        ),
+    ],
+    period: Annotated[str | None, typer.Option(help="only this billing period, YYYY-MM")] = None,
+) -> None:
+    """Ingest Azure bills: Cost Management exports (EA or MCA actual + amortized CSV, Parquet, FOCUS)
+    from Blob storage, or daily estimated cost from the Query API for a scope without exports.
+
+    Actual and amortized exports of one scope are combined as Microsoft's FOCUS conversion documents
+    (never double counted); a FOCUS export is preferred where one exists. The latest export run per
+    billing period replaces the period; an unchanged run (same ETags) is skipped. The storage
+    connection string comes from config/env (`SPENDSCOPE_AZURE__CONNECTION_STRING`), otherwise
+    DefaultAzureCredential; it is never printed.
+
+    Example: `spendscope ingest azure az://cost-exports/billingAccounts/86412957 --period 2026-10`
+    """
+    if location.startswith("/subscriptions/") or location.startswith("/providers/"):
+        from azure.identity import DefaultAzureCredential
+
+        from spendscope.collectors.azure.query import AzureCostQuery
+
+        sources: list[Any] = [AzureCostQuery(location, credential=DefaultAzureCredential())]
+    else:
+        from spendscope.collectors.azure.exports import azure_sources
+
+        secret = state.settings.azure.connection_string
+        sources = list(
+            azure_sources(location, period=period, connection_string=secret.get_secret_value() if secret else None)
+        )
+    conn = state.connect()
+    try:
+        for source in sources:
+            run_ingest(conn, source, period=period)
+    finally:
+        conn.close()
+
+
 @ingest_app.command("sources")
 @handle_errors
 def ingest_sources(

@@ -37,6 +37,13 @@ class DuckDBSettings(_Strict):
     temp_directory: str | None = Field(default=None, description="where DuckDB spills when memory_limit is reached")
 
 
+class AzureSettings(_Strict):
+    """Azure access for `ingest azure`: a storage connection string (or SAS URL) for az:// exports;
+    without one, azure-identity's DefaultAzureCredential is used."""
+
+    connection_string: SecretStr | None = Field(default=None, description="Blob storage connection string")
+
+
 class FocusSource(_Strict):
     """FOCUS CSV/Parquet files from local paths, directories or globs."""
 
@@ -56,6 +63,7 @@ class Settings(BaseSettings):
     warehouse: Path = Field(default=Path("spendscope.duckdb"), description="the DuckDB warehouse file")
     duckdb: DuckDBSettings = DuckDBSettings()
     sources: list[SourceConfig] = Field(default_factory=list)
+    azure: AzureSettings = AzureSettings()
     api_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP API (later issues)")
 
     @classmethod
@@ -122,7 +130,7 @@ def _section_model(loc: list[str]) -> type[BaseModel] | None:
     return model
 
 
-_SECTIONS: dict[str, type[BaseModel]] = {"sources": FocusSource, "duckdb": DuckDBSettings}
+_SECTIONS: dict[str, type[BaseModel]] = {"sources": FocusSource, "duckdb": DuckDBSettings, "azure": AzureSettings}
 
 
 def redacted(settings: Settings) -> dict[str, Any]:
