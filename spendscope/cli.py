@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -144,7 +145,11 @@ def generate(
     month: Annotated[str, typer.Option(help="first billing month, YYYY-MM")] = "2026-10",
     months: Annotated[int, typer.Option(min=1, max=36, help="consecutive months to write")] = 1,
     formats: Annotated[
-        str, typer.Option(help="also write native formats: 'cur' (AWS CUR 2.0 + legacy CUR with manifests)")
+        str,
+        typer.Option(
+            help="also write native formats, comma-separated: 'cur' (AWS CUR 2.0 + legacy CUR with manifests), "
+            "'azure' (Cost Management actual + amortized + FOCUS exports in the Blob layout)"
+        ),
     ] = "",
     aws_endpoint_url: Annotated[
         str | None,
@@ -180,8 +185,13 @@ def generate(
     )
     out.print(f"ground truth: {result.ground_truth}")
     wanted = {f.strip() for f in formats.split(",") if f.strip()}
-    if wanted - {"cur"}:
-        raise typer.BadParameter(f"unknown format(s) {', '.join(sorted(wanted - {'cur'}))}; known: cur")
+    if wanted - {"cur", "azure"}:
+        raise typer.BadParameter(f"unknown format(s) {', '.join(sorted(wanted - {'cur', 'azure'}))}; known: cur, azure")
+    if "azure" in wanted:
+        from spendscope.generator.azure_exports import write_azure_exports
+
+        azure = write_azure_exports(out_dir / "focus" / "azure", out_dir / "azure-exports")
+        out.print(f"Azure exports ({', '.join(azure.exports.values())}) under {azure.root}/{azure.directory}")
     if "cur" in wanted or aws_endpoint_url:
         from spendscope.generator.cur import write_cur
 
@@ -408,7 +418,9 @@ def inventory_aws(
 @inventory_app.command("azure")
 @handle_errors
 def inventory_azure(
-    subscriptions: Annotated[str, typer.Option(help="comma-separated subscription ids")],
+    subscriptions: Annotated[
+        str | None, typer.Option(help="comma-separated subscription ids (default: $AZURE_SUBSCRIPTION_ID)")
+    ] = None,
     source: Annotated[str, typer.Option(help="inventory source name")] = "azure",
 ) -> None:
     """Record managed disks and snapshots, VMs (power state), public IPs and NICs, with tags.
@@ -424,12 +436,16 @@ def inventory_azure(
     from spendscope.collectors.azure.inventory import collect_azure_inventory
     from spendscope.warehouse.inventory import load_inventory
 
-    subs = [s.strip() for s in subscriptions.split(",") if s.strip()]
+    credential = DefaultAzureCredential()
+    if subscriptions:
+        subs = [s.strip() for s in subscriptions.split(",") if s.strip()]
+    elif os.environ.get("AZURE_SUBSCRIPTION_ID"):
+        subs = [os.environ["AZURE_SUBSCRIPTION_ID"]]
+    else:
+        raise typer.BadParameter("name the subscriptions (or set AZURE_SUBSCRIPTION_ID)", param_hint="--subscriptions")
     with progress_bar() as bar:
         bar.add_task(f"inventory {len(subs)} subscription(s)", total=None)
-        table = collect_azure_inventory(
-            subscriptions=subs, credential=DefaultAzureCredential(), observed_at=datetime.now(UTC)
-        )
+        table = collect_azure_inventory(subscriptions=subs, credential=credential, observed_at=datetime.now(UTC))
     conn = state.connect()
     try:
         n = load_inventory(conn, table, source=source)
