@@ -233,7 +233,7 @@ def _print_load(conn: duckdb.DuckDBPyConnection, result: LoadResult) -> None:
     out.print(table)
     out.print(f"{result.rows:,} rows in {result.seconds:.2f}s ({result.rows_per_second:,.0f} rows/s)")
     for path, dev in result.deviations.items():
-        notes = [f"{k}={v}" for k, v in dev.items() if k not in ("format", "focus_version", "aws_format", "rows")]
+        notes = [f"{k}={v}" for k, v in dev.items() if k not in _FILE_INFO]
         notes += [f"{k} ({n} rows)" for k, n in dict(dev.get("rows") or {}).items()]  # type: ignore[call-overload]
         if notes:
             err.print(
@@ -241,6 +241,10 @@ def _print_load(conn: duckdb.DuckDBPyConnection, result: LoadResult) -> None:
                 highlight=False,
                 soft_wrap=True,
             )
+
+
+_FILE_INFO = {"format", "focus_version", "aws_format", "azure_format", "export", "dataset", "run_id", "rows"}
+"""Keys of a file's deviation record that describe it rather than deviate (rows are printed apart)."""
 
 
 def _money(value: Decimal) -> str:
