@@ -29,7 +29,19 @@ $(NODE_DIR)/node_modules/.installed: $(NODE_DIR)/package.json $(NODE_DIR)/packag
 	cd $(NODE_DIR) && npm ci --silent --no-audit --no-fund
 	touch $@
 
-test-deps: setup $(NODE_DIR)/node_modules/.installed
+# The BigQuery emulator in its own virtualenv, with the spatial extension installed from its package
+# (otherwise it tries to download it at start and exits).
+BQ_VENV := .venv-bqemulator
+$(BQ_VENV)/.installed: tests/servers/bqemulator-requirements.txt
+	test -x $(BQ_VENV)/bin/python || $(PYTHON) -m venv $(BQ_VENV)
+	$(BQ_VENV)/bin/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BQ_VENV)/bin/uv pip install -q --python $(BQ_VENV)/bin/python -r tests/servers/bqemulator-requirements.txt
+	$(BQ_VENV)/bin/python -c "import duckdb, duckdb_extension_spatial as s, pathlib; \
+	  ext = next(pathlib.Path(s.__file__).parent.rglob('spatial.duckdb_extension')); \
+	  duckdb.sql(f\"INSTALL '{ext}'\")"
+	touch $@
+
+test-deps: setup $(NODE_DIR)/node_modules/.installed $(BQ_VENV)/.installed
 
 ## test: install everything the tests need, then run the whole suite (exit 5, no tests, fails too)
 test: test-deps

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from pathlib import Path
 
@@ -111,3 +112,19 @@ def test_doctor_detects_tampering(wh: duckdb.DuckDBPyConnection, tmp_path: Path)
     assert {f.check for f in run_doctor(wh)} == {"totals_vs_ledger"}
     wh.execute("DELETE FROM billing WHERE rowid = (SELECT min(rowid) FROM billing)")
     assert {f.check for f in run_doctor(wh)} == {"totals_vs_ledger", "rows_vs_ledger"}
+
+
+def test_collector_state_commits_with_the_data(wh: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    from spendscope.collectors.focus import FocusFiles
+    from spendscope.warehouse.files import describe_files
+    from spendscope.warehouse.load import collector_state, load
+
+    good = FocusFiles([str(write_csv(tmp_path / "a" / "oct.csv", rows(1)))], source="s")
+    request = good.fetch(None, describe=lambda ps: describe_files(ps, {}))
+    load(wh, dataclasses.replace(request, state={"watermark": "2026-10-05T00:00:00Z"}))
+    assert collector_state(wh, "s") == {"watermark": "2026-10-05T00:00:00Z"}
+    bad = FocusFiles([str(write_csv(tmp_path / "b" / "oct.csv", rows(1, BillingCurrency="ZZZ")))], source="s")
+    request = bad.fetch(None, describe=lambda ps: describe_files(ps, {}))
+    with pytest.raises(Exception, match="ZZZ"):
+        load(wh, dataclasses.replace(request, state={"watermark": "2026-10-09T00:00:00Z"}))
+    assert collector_state(wh, "s") == {"watermark": "2026-10-05T00:00:00Z"}  # not advanced by a failed load

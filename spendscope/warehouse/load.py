@@ -57,6 +57,8 @@ class LoadRequest:
     provider: str | None
     plans: Sequence[FilePlan]
     focus_version: str | None = None
+    state: dict[str, str] = field(default_factory=dict)
+    """Collector cursors (key → value) stored in ``collector_state`` in the load's own transaction."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +180,12 @@ def _load_in_transaction(
             reported[deviation] = int(n)
     log.info("phase=ledger ingest_id=%d", ingest_id)
     units = _write_ledger(conn, request, ingest_id, fs_hash, started_at, deviations)
+    for key, value in request.state.items():
+        conn.execute("DELETE FROM collector_state WHERE source = $s AND key = $k", {"s": request.source, "k": key})
+        conn.execute(
+            "INSERT INTO collector_state VALUES ($s, $k, $v, $t)",
+            {"s": request.source, "k": key, "v": value, "t": _now()},
+        )
     log.info("phase=commit ingest_id=%d", ingest_id)
     return units, {k: v for k, v in deviations.items() if v}
 
@@ -366,3 +374,9 @@ def record_failure(
         )
     except duckdb.Error:
         log.exception("could not record failed load source=%s", source)
+
+
+def collector_state(conn: duckdb.DuckDBPyConnection, source: str) -> dict[str, str]:
+    """The cursors last committed for ``source`` (empty before its first load)."""
+    rows = conn.execute("SELECT key, value FROM collector_state WHERE source = $s", {"s": source}).fetchall()
+    return {str(k): str(v) for k, v in rows}
