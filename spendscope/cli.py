@@ -458,6 +458,45 @@ def inventory_azure(
     out.print(f"recorded {n} Azure resources in {len(subs)} subscription(s) as source {source}")
 
 
+@inventory_app.command("gcp")
+@handle_errors
+def inventory_gcp(
+    projects: Annotated[str | None, typer.Option(help="comma-separated project ids (default: the ADC project)")] = None,
+    source: Annotated[str, typer.Option(help="inventory source name")] = "gcp",
+) -> None:
+    """Record persistent disks, reserved addresses, snapshots and instances (with their disks), with labels.
+
+    Credentials: Application Default Credentials (google-auth).
+
+    Example: `spendscope inventory gcp --projects shop-prod,shop-staging`
+    """
+    from datetime import UTC, datetime
+
+    import google.auth
+
+    from spendscope.collectors.gcp.inventory import collect_gcp_inventory
+    from spendscope.warehouse.inventory import load_inventory
+
+    try:
+        credentials, default_project = google.auth.default()
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        raise SpendscopeError(
+            f"no Google credentials: {str(exc).splitlines()[0]}", source="google.auth.default"
+        ) from None
+    chosen = [p.strip() for p in projects.split(",") if p.strip()] if projects else [default_project or ""]
+    if not all(chosen):
+        raise typer.BadParameter("name the projects", param_hint="--projects")
+    with progress_bar() as bar:
+        bar.add_task(f"inventory {', '.join(chosen)}", total=None)
+        table = collect_gcp_inventory(projects=chosen, credentials=credentials, observed_at=datetime.now(UTC))
+    conn = state.connect()
+    try:
+        n = load_inventory(conn, table, source=source)
+    finally:
+        conn.close()
+    out.print(f"recorded {n} Google Cloud resources in {len(chosen)} project(s) as source {source}")
+
+
 # ---------------------------------------------------------------- export
 
 

@@ -171,4 +171,4 @@ def snapshot(conn: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     return billing, tuple(ledger), tuple(totals)
 
 
-pytest_plugins = ["tests.servers.moto", "tests.servers.azurite"]
+pytest_plugins = ["tests.servers.moto", "tests.servers.azurite", "tests.servers.gcs", "tests.servers.bigquery"]
