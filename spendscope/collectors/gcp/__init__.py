@@ -1,5 +1,6 @@
-"""Google Cloud collectors: the Cloud Billing export (BigQuery, or copies in GCS / local files).
+"""Google Cloud collectors, one module per kind.
 
-``spendscope.collectors.gcp.billing.gcp_sources(location)`` returns the billing sources; the mapping
-to FOCUS is ``sql/collectors/gcp_billing_to_focus.sql``.
+- ``billing``: the Cloud Billing export (BigQuery table, or copies in GCS / local files) as billing
+  sources, ``gcp_sources(location)``; the mapping to FOCUS is ``sql/collectors/gcp_billing_to_focus.sql``.
+- ``catalog`` and ``inventory``: Cloud Billing projects, Catalog SKU prices and Compute inventory.
 """
