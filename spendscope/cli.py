@@ -355,6 +355,33 @@ def ingest_azure(
         conn.close()
 
 
+@ingest_app.command("gcp")
+@handle_errors
+def ingest_gcp(
+    location: Annotated[
+        str, typer.Argument(help="bq://project.dataset[.table], gs://bucket/prefix, or local JSONL/Parquet file(s)")
+    ],
+    period: Annotated[str | None, typer.Option(help="only this invoice month, YYYY-MM")] = None,
+) -> None:
+    """Ingest the Google Cloud Billing export: from BigQuery (incremental by export_time, late rows
+    picked up, whole invoice months replaced), or copies in GCS / local files (Parquet or JSONL).
+
+    Reads the detailed (resource) table or the standard one, never both. Credentials: Application
+    Default Credentials.
+
+    Example: `spendscope ingest gcp bq://billing-proj.billing_export --period 2026-10`
+    """
+    from spendscope.collectors.gcp.billing import gcp_sources
+    from spendscope.warehouse.load import collector_state
+
+    conn = state.connect()
+    try:
+        for source in gcp_sources(location, period=period, cursor=lambda name: collector_state(conn, name)):
+            run_ingest(conn, source, period=period)
+    finally:
+        conn.close()
+
+
 @ingest_app.command("sources")
 @handle_errors
 def ingest_sources(
