@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -148,7 +149,8 @@ def generate(
         str,
         typer.Option(
             help="also write native formats, comma-separated: 'cur' (AWS CUR 2.0 + legacy CUR with manifests), "
-            "'azure' (Cost Management actual + amortized + FOCUS exports in the Blob layout)"
+            "'azure' (Cost Management actual + amortized + FOCUS exports in the Blob layout), "
+            "'gcp' (Cloud Billing export rows as JSONL and Parquet, with late rows)"
         ),
     ] = "",
     aws_endpoint_url: Annotated[
@@ -185,8 +187,23 @@ def generate(
     )
     out.print(f"ground truth: {result.ground_truth}")
     wanted = {f.strip() for f in formats.split(",") if f.strip()}
-    if wanted - {"cur", "azure"}:
-        raise typer.BadParameter(f"unknown format(s) {', '.join(sorted(wanted - {'cur', 'azure'}))}; known: cur, azure")
+    known = {"cur", "azure", "gcp"}
+    if wanted - known:
+        raise typer.BadParameter(
+            f"unknown format(s) {', '.join(sorted(wanted - known))}; known: {', '.join(sorted(known))}"
+        )
+    if "gcp" in wanted:
+        from spendscope.generator.gcp_export import write_gcp_export
+
+        # The same rows in two formats go to two folders, so ingesting one folder never counts twice.
+        for month_dir in sorted((out_dir / "focus" / "gcp").iterdir()):
+            gcp = write_gcp_export(month_dir, out_dir / "gcp-export" / ".staging" / month_dir.name)
+            for kind, path in (("jsonl", gcp.jsonl), ("parquet", gcp.parquet)):
+                target = out_dir / "gcp-export" / kind / month_dir.name / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                path.replace(target)
+        shutil.rmtree(out_dir / "gcp-export" / ".staging", ignore_errors=True)
+        out.print(f"GCP billing export (JSONL and Parquet copies) under {out_dir / 'gcp-export'}")
     if "azure" in wanted:
         from spendscope.generator.azure_exports import write_azure_exports
 
@@ -243,7 +260,17 @@ def _print_load(conn: duckdb.DuckDBPyConnection, result: LoadResult) -> None:
             )
 
 
-_FILE_INFO = {"format", "focus_version", "aws_format", "azure_format", "export", "dataset", "run_id", "rows"}
+_FILE_INFO = {
+    "format",
+    "focus_version",
+    "aws_format",
+    "azure_format",
+    "gcp_format",
+    "export",
+    "dataset",
+    "run_id",
+    "rows",
+}
 """Keys of a file's deviation record that describe it rather than deviate (rows are printed apart)."""
 
 

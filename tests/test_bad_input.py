@@ -125,3 +125,14 @@ def test_one_bad_file_refuses_the_whole_delivery(loaded: duckdb.DuckDBPyConnecti
 
 def test_empty_billing_account_is_refused(loaded: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     _refused(loaded, write_csv(tmp_path / "oct.csv", rows(2, BillingAccountId=None)), BadData, "BillingAccountId")
+
+
+def test_the_same_file_twice_under_two_names_is_refused(loaded: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    first = write_csv(tmp_path / "d" / "part-1.csv", rows(2))
+    copy = tmp_path / "d" / "part-1 (copy).csv"
+    copy.write_bytes(first.read_bytes())
+    before = snapshot(loaded)
+    with pytest.raises(BadData, match="counted twice") as info:
+        ingest(loaded, FocusFiles([str(tmp_path / "d")], source="s"))
+    assert str(first) in str(info.value) and str(copy) in str(info.value)
+    assert snapshot(loaded) == before

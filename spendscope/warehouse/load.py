@@ -112,6 +112,11 @@ def load(conn: duckdb.DuckDBPyConnection, request: LoadRequest, *, progress: Pro
     """Load the request's files as one transaction (see module doc). Raises SpendscopeError."""
     started = time.perf_counter()
     files = [p.file for p in request.plans]
+    seen: dict[str, str] = {}
+    for f in files:
+        if f.sha256 in seen:
+            raise BadData(f"same content as {seen[f.sha256]}: one delivery would be counted twice", source=f.path)
+        seen[f.sha256] = f.path
     fs_hash = fileset_sha256(files)
     if is_unchanged(conn, request.source, files):
         log.info("load unchanged source=%s files=%d", request.source, len(files))
