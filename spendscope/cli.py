@@ -12,7 +12,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -278,6 +278,16 @@ def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
+def load_sources(sources: Sequence[Any], *, period: str | None = None) -> None:
+    """Load each source into the warehouse, one load (transaction) per source."""
+    conn = state.connect()
+    try:
+        for source in sources:
+            run_ingest(conn, source, period=period)
+    finally:
+        conn.close()
+
+
 def run_ingest(conn: duckdb.DuckDBPyConnection, source: Any, *, period: str | None = None) -> LoadResult:
     from spendscope.pipeline import ingest
 
@@ -329,13 +339,7 @@ def ingest_aws(
     """
     from spendscope.collectors.aws.s3 import aws_sources
 
-    sources = aws_sources(location, endpoint_url=endpoint_url, period=period)
-    conn = state.connect()
-    try:
-        for source in sources:
-            run_ingest(conn, source, period=period)
-    finally:
-        conn.close()
+    load_sources(aws_sources(location, endpoint_url=endpoint_url, period=period), period=period)
 
 
 @ingest_app.command("azure")
@@ -374,12 +378,7 @@ def ingest_azure(
         sources = list(
             azure_sources(location, period=period, connection_string=secret.get_secret_value() if secret else None)
         )
-    conn = state.connect()
-    try:
-        for source in sources:
-            run_ingest(conn, source, period=period)
-    finally:
-        conn.close()
+    load_sources(sources, period=period)
 
 
 @ingest_app.command("gcp")

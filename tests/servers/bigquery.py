@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers.moto import free_port
+from tests.servers import free_port
 
 BQEMULATOR = Path(__file__).resolve().parents[2] / ".venv-bqemulator" / "bin" / "bqemulator"
 PROJECT = "test-proj"

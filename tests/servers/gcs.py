@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.servers.moto import free_port
+from tests.servers import free_port
 
 
 def _binary() -> Path:
