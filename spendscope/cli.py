@@ -630,6 +630,39 @@ def costs(
     write_frame(frame, fmt, out_file, title=f"cost by {by}" + (f", {period}" if period else ""))
 
 
+# ---------------------------------------------------------------- analyze
+
+
+@app.command()
+@handle_errors
+def analyze(
+    period: Annotated[str | None, typer.Option(help="billing period YYYY-MM (default: every period)")] = None,
+) -> None:
+    """Run the analysis jobs and store their results in the warehouse (one run, replaced atomically).
+
+    So far: cost allocation by team and environment (rules in the config's [allocation] section:
+    tag keys and aliases, account maps, resource regex rules, shared-cost splits, effective-dated),
+    materialized in allocated_daily for `spendscope costs --by team,…`. The other jobs (unit cost,
+    untagged spend, orphans, anomalies, forecast) arrive with the analysis issue.
+
+    Example: `spendscope analyze --period 2026-10`
+    """
+    from spendscope.analysis.allocation import run_allocation
+
+    conn = state.connect()
+    try:
+        result = run_allocation(conn, state.settings.allocation, period=period)
+    finally:
+        conn.close()
+    table = Table(title=f"allocation run {result.run_id}: {result.rows.height:,} rows", title_justify="left")
+    for col in ("currency", "BilledCost", "EffectiveCost", "unallocated"):
+        table.add_column(col, justify="left" if col == "currency" else "right")
+    for currency, (billed, effective) in sorted(result.totals.items()):
+        share = result.unallocated_share.get(currency, 0.0)
+        table.add_row(currency, _money(billed), _money(effective), f"{share:.1%}")
+    out.print(table)
+
+
 # ---------------------------------------------------------------- doctor, config, demo
 
 

@@ -19,6 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from spendscope.analysis.allocation import AllocationRules
 from spendscope.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = Path("spendscope.toml")
@@ -64,6 +65,7 @@ class Settings(BaseSettings):
     duckdb: DuckDBSettings = DuckDBSettings()
     sources: list[SourceConfig] = Field(default_factory=list)
     azure: AzureSettings = AzureSettings()
+    allocation: AllocationRules = Field(default_factory=AllocationRules, description="cost allocation rules")
     api_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP API (later issues)")
 
     @classmethod
@@ -130,7 +132,12 @@ def _section_model(loc: list[str]) -> type[BaseModel] | None:
     return model
 
 
-_SECTIONS: dict[str, type[BaseModel]] = {"sources": FocusSource, "duckdb": DuckDBSettings, "azure": AzureSettings}
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "sources": FocusSource,
+    "duckdb": DuckDBSettings,
+    "azure": AzureSettings,
+    "allocation": AllocationRules,
+}
 
 
 def redacted(settings: Settings) -> dict[str, Any]:

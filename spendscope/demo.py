@@ -33,7 +33,20 @@ def run_demo(
     run_ingest: Callable[..., Any],
     write_frame: Callable[..., None],
 ) -> None:
+    from spendscope.analysis.allocation import AllocationRules, run_allocation
     from spendscope.generator import generate
+
+    # The demo bill has the usual tag hygiene faults: `Team` for `team`, `owner` used for the team.
+    rules = AllocationRules.model_validate(
+        {
+            "rule_sets": [
+                {
+                    "team": {"tag_keys": ["team", "owner"]},
+                    "shared": [{"name": "support", "service_subcategories": ["Support"]}],
+                }
+            ]
+        }
+    )
 
     started = time.perf_counter()
     data_dir = directory / "data"
@@ -55,13 +68,14 @@ def run_demo(
             if folder.is_dir():
                 run_ingest(conn, FocusFiles([str(folder)], source=f"demo-{provider}"))
         tx_rows = sum(load_transactions(conn, p, source="demo") for p in result.transactions_files)
+        allocation = run_allocation(conn, rules)
         console.print(f"loaded {tx_rows:,} transaction counts (requests per service per hour)")
 
         period = result.periods[-1]
         for by, title in (
             ("ProviderName", "by provider"),
             ("ServiceName", "top services"),
-            ("tag:team", "by team (tag 'team'; empty = untagged)"),
+            ("team", "by team (allocated: tag aliases, account maps, shared support split)"),
         ):
             frame = cost_by(conn, parse_dimensions(by), period=period)
             if by == "ServiceName":
@@ -75,15 +89,17 @@ def run_demo(
     # Print the commands as this shell can run them (make demo runs .venv/bin/spendscope).
     exe = sys.argv[0] if sys.argv[0].endswith("/spendscope") else "spendscope"
     state = "[green]consistent[/]" if not problems else f"[red]{len(problems)} problems[/] (run doctor)"
+    unallocated = ", ".join(f"{c} {s:.1%}" for c, s in sorted(allocation.unallocated_share.items()))
     console.rule("[bold]done")
     console.print(
         f"In {secs:.1f}s: generated a realistic multi-cloud bill (3 providers, USD and EUR, commitments, credits,\n"
-        f"tax, untagged spend and injected anomalies), ingested it into a FOCUS warehouse ({state}).\n\n"
+        f"tax, untagged spend and injected anomalies), ingested it into a FOCUS warehouse ({state}), and\n"
+        f"allocated it to teams (unallocated: {unallocated}).\n\n"
         f"  warehouse     {warehouse}\n"
         f"  source files  {data_dir / 'focus'}\n"
         f"  ground truth  {result.ground_truth}  (the anomalies injected, for checking the analysis)\n\n"
         "Next:\n"
-        f"  {exe} --warehouse {warehouse} costs --by tag:team,ServiceName --period {period}\n"
+        f"  {exe} --warehouse {warehouse} costs --by team,ServiceName --period {period}\n"
         f"  {exe} --warehouse {warehouse} export focus --period {period} --out focus-{period}.parquet\n"
         f"  {exe} --warehouse {warehouse} doctor\n"
         f"  {exe} serve   # live Prometheus metrics and the API: arrives with the service issue (#11);\n"

@@ -176,3 +176,23 @@ def test_every_command_has_help_with_an_example() -> None:
     for args in (["generate"], ["ingest", "focus"], ["export", "focus"], ["costs"]):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0 and "spendscope " in result.output, args
+
+
+def test_analyze_then_costs_by_team(warehouse: Path) -> None:
+    before = run("--warehouse", str(warehouse), "costs", "--by", "team")
+    assert before.returncode == 1 and "spendscope analyze" in before.stderr
+    analyzed = run("--warehouse", str(warehouse), "analyze", "--period", "2026-10")
+    assert analyzed.returncode == 0, analyzed.stderr
+    result = run("--warehouse", str(warehouse), "costs", "--by", "team,ServiceName", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    got = {(r["team"], r["ServiceName"], r["BillingCurrency"]): r["BilledCost"] for r in json.loads(result.stdout)}
+    # By hand: EC2 rows tagged payments (2 × 1.50); S3 rows tagged search (2 × 0.10) and one untagged;
+    # the EUR row tagged payments (7).
+    assert got == {
+        ("payments", "Amazon EC2", "USD"): 3.0,
+        ("search", "Amazon S3", "USD"): 0.2,
+        ("unallocated", "Amazon S3", "USD"): 0.1,
+        ("payments", "Virtual Machines", "EUR"): 7.0,
+    }
+    mixed = run("--warehouse", str(warehouse), "costs", "--by", "team,SkuId")
+    assert mixed.returncode == 1 and "SkuId" in mixed.stderr

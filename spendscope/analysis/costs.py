@@ -18,6 +18,20 @@ GROUPABLE = sorted(
 )
 
 
+# Allocation dimensions and the FOCUS columns the materialized allocation keeps (allocated_daily).
+ALLOCATION_DIMENSIONS = ("team", "environment")
+ALLOCATED_COLUMNS = {
+    "team": "team",
+    "environment": "environment",
+    "ProviderName": "provider",
+    "BillingAccountId": "account",
+    "SubAccountId": "sub_account",
+    "ServiceName": "service",
+    "ServiceCategory": "service_category",
+    "RegionId": "region",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Dimension:
     label: str
@@ -40,18 +54,26 @@ def parse_dimensions(spec: str) -> list[Dimension]:
             if not key:
                 raise ConfigError("empty tag key in --by (use tag:KEY)")
             dims.append(Dimension(raw, key))
-        elif raw in GROUPABLE:
+        elif raw in GROUPABLE or raw in ALLOCATION_DIMENSIONS:
             dims.append(Dimension(raw))
         else:
-            raise ConfigError(f"cannot group by {raw!r}: use a FOCUS column ({', '.join(GROUPABLE[:6])}, …) or tag:KEY")
+            raise ConfigError(
+                f"cannot group by {raw!r}: use team, environment, a FOCUS column "
+                f"({', '.join(GROUPABLE[:6])}, …) or tag:KEY"
+            )
     if not dims:
         raise ConfigError("--by needs at least one column")
     return dims
 
 
 def cost_by(conn: duckdb.DuckDBPyConnection, dims: list[Dimension], *, period: str | None = None) -> pl.DataFrame:
-    """Sum of BilledCost and EffectiveCost per group and BillingCurrency (see sql/queries/costs_by.sql)."""
+    """Sum of BilledCost and EffectiveCost per group and BillingCurrency (see sql/queries/costs_by.sql).
+
+    Grouping by an allocation dimension (team, environment) reads the materialized allocation of the
+    latest ``spendscope analyze`` run instead of parsing tags per request."""
     params: dict[str, object] = {"period_start": period_start(period) if period else None}
+    if any(d.label in ALLOCATION_DIMENSIONS for d in dims):
+        return _cost_by_allocation(conn, dims, params)
     exprs = []
     for i, d in enumerate(dims):
         if d.tag_key is None:
@@ -62,3 +84,18 @@ def cost_by(conn: duckdb.DuckDBPyConnection, dims: list[Dimension], *, period: s
     query = sql.load("queries/costs_by").format(dimensions=", ".join(exprs))
     frame = conn.execute(query, params).pl()
     return frame.rename({f"dim{i}": d.label for i, d in enumerate(dims) if d.tag_key is not None})
+
+
+def _cost_by_allocation(
+    conn: duckdb.DuckDBPyConnection, dims: list[Dimension], params: dict[str, object]
+) -> pl.DataFrame:
+    unknown = [d.label for d in dims if d.label not in ALLOCATED_COLUMNS]
+    if unknown:
+        raise ConfigError(
+            f"with team/environment, --by takes only {', '.join(ALLOCATED_COLUMNS)} (not {', '.join(unknown)})"
+        )
+    row = conn.execute("SELECT count(*) FROM allocated_daily").fetchone()
+    if not row or not row[0]:
+        raise ConfigError("no allocation yet: run `spendscope analyze` first")
+    exprs = ", ".join(f'{ALLOCATED_COLUMNS[d.label]} AS "{d.label}"' for d in dims)  # names from a fixed map
+    return conn.execute(sql.load("queries/costs_by_allocation").format(dimensions=exprs), params).pl()
