@@ -640,18 +640,23 @@ def analyze(
 ) -> None:
     """Run the analysis jobs and store their results in the warehouse (one run, replaced atomically).
 
-    So far: cost allocation by team and environment (rules in the config's [allocation] section:
-    tag keys and aliases, account maps, resource regex rules, shared-cost splits, effective-dated),
-    materialized in allocated_daily for `spendscope costs --by team,…`. The other jobs (unit cost,
-    untagged spend, orphans, anomalies, forecast) arrive with the analysis issue.
+    So far: cost allocation by team and environment (rules in the config's allocation section: tag
+    keys and aliases, account maps, resource regex rules, shared-cost splits, effective-dated),
+    materialized in allocated_daily for `spendscope costs --by team,…`; and orphaned resources from
+    the latest inventory, written to findings (`spendscope orphans`). Unit cost, anomalies and the
+    forecast arrive with the rest of the analysis issue.
 
     Example: `spendscope analyze --period 2026-10`
     """
+    from datetime import UTC, datetime
+
     from spendscope.analysis.allocation import run_allocation
+    from spendscope.analysis.orphans import run_orphans
 
     conn = state.connect()
     try:
         result = run_allocation(conn, state.settings.allocation, period=period)
+        orphans = run_orphans(conn, now=datetime.now(UTC))
     finally:
         conn.close()
     table = Table(title=f"allocation run {result.run_id}: {result.rows.height:,} rows", title_justify="left")
@@ -661,6 +666,43 @@ def analyze(
         share = result.unallocated_share.get(currency, 0.0)
         table.add_row(currency, _money(billed), _money(effective), f"{share:.1%}")
     out.print(table)
+    out.print(f"orphaned resources: {orphans} (see `spendscope orphans`)")
+
+
+@app.command()
+@handle_errors
+def orphans(
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
+) -> None:
+    """Orphaned resources found by the latest `spendscope analyze`: unattached disks, unassociated IPs,
+    snapshots of deleted disks, idle load balancers, long-stopped instances with disks, with their
+    monthly cost (billed, or a list-price estimate marked by cost_source), age and owner tags.
+
+    Example: `spendscope orphans --format json > orphans.json`
+    """
+    from spendscope import sql
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    conn = state.connect()
+    try:
+        frame = conn.execute(sql.load("queries/orphan_findings")).pl()
+    finally:
+        conn.close()
+    if fmt == "table":
+        frame = frame.select(
+            "kind",
+            "ProviderName",
+            "SubAccountId",
+            "ResourceId",
+            "team",
+            "age_days",
+            "cost_source",
+            "BillingCurrency",
+            "EffectiveCost",
+        )
+    write_frame(frame, fmt, out_file, title=f"{frame.height} orphaned resources")
 
 
 # ---------------------------------------------------------------- doctor, config, demo

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -64,3 +65,15 @@ def test_seeded_moto_round_trip(moto: MotoServer, tmp_path: Path) -> None:
     # and doctor warns: the same billing account and period arrive from two sources
     doc = _run("--warehouse", str(wh), "doctor")
     assert doc.returncode == 0 and "likely double counted" in doc.stdout
+    # analyze finds the seeded orphans; the bill has no rows for them, so their cost is an estimate:
+    # 100 GiB × 0.08 = 8.00 and 500 GiB × 0.08 = 40.00 per month; an Elastic IP 0.005/h × 730 h = 3.65.
+    # (The snapshot and the stopped instance are younger than the 7-day / 30-day thresholds.)
+    assert _run("--warehouse", str(wh), "analyze").returncode == 0
+    listed = _run("--warehouse", str(wh), "orphans", "--format", "json")
+    assert listed.returncode == 0, listed.stderr
+    got = sorted((o["kind"], o["cost_source"], o["EffectiveCost"], o["team"]) for o in json.loads(listed.stdout))
+    assert got == [
+        ("unassociated_ip", "list_price_estimate", 3.65, None),
+        ("unattached_disk", "list_price_estimate", 8.0, "data"),
+        ("unattached_disk", "list_price_estimate", 40.0, "data"),
+    ]
