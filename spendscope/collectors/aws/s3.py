@@ -20,12 +20,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import duckdb
 
 from spendscope.collectors.aws.cur import plan_cur_file
 from spendscope.collectors.focus import FILE_SUFFIXES
+from spendscope.collectors.stores import LocalStore, Store
+from spendscope.collectors.stores import StoredObject as Obj
 from spendscope.errors import CollectorError, CredentialsExpired, SpendscopeError, Throttled
 from spendscope.warehouse.files import SourceFile
 from spendscope.warehouse.load import LoadRequest
@@ -34,21 +36,6 @@ log = logging.getLogger(__name__)
 
 _CUR2_MANIFEST = re.compile(r"^(?P<root>.*)/metadata/BILLING_PERIOD=(?P<period>\d{4}-\d{2})/[^/]+-Manifest\.json$")
 _LEGACY_MANIFEST = re.compile(r"^(?P<root>.*)/(?P<start>\d{6})\d{2}-\d{8}/[^/]+-Manifest\.json$")
-
-
-@dataclass(frozen=True, slots=True)
-class Obj:
-    key: str
-    size: int
-    etag: str
-    mtime_ns: int
-
-
-class Store(Protocol):
-    def uri(self, key: str) -> str: ...
-    def list(self, prefix: str) -> list[Obj]: ...
-    def read_text(self, key: str) -> str: ...
-    def download(self, key: str, dest: Path) -> None: ...
 
 
 class S3Store:
@@ -97,31 +84,6 @@ class S3Store:
     def download(self, key: str, dest: Path) -> None:
         with _s3_errors("s3.download_file", self.uri(key)):
             self.client.download_file(self.bucket, key, str(dest))
-
-
-class LocalStore:
-    """A local directory laid out like the bucket (e.g. after `aws s3 sync`)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
-
-    def uri(self, key: str) -> str:
-        return str(self.root / key)
-
-    def list(self, prefix: str) -> list[Obj]:
-        base = self.root / prefix if prefix else self.root
-        files = [base] if base.is_file() else [p for p in base.rglob("*") if p.is_file()]
-        out = []
-        for p in sorted(files):
-            st = p.stat()
-            out.append(Obj(str(p.relative_to(self.root)), st.st_size, f"{st.st_size}-{st.st_mtime_ns}", st.st_mtime_ns))
-        return out
-
-    def read_text(self, key: str) -> str:
-        return (self.root / key).read_text(encoding="utf-8")
-
-    def download(self, key: str, dest: Path) -> None:
-        raise AssertionError("local files are read in place")
 
 
 @contextmanager

@@ -25,16 +25,9 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from spendscope.collectors.azure.exports_layout import (
-    BlobStore,
-    LocalStore,
-    Run,
-    Store,
-    azure_errors,
-    find_runs,
-    latest_runs,
-)
+from spendscope.collectors.azure.exports_layout import BlobStore, Run, azure_errors, find_runs, latest_runs
 from spendscope.collectors.azure.exports_plan import Role, plan_export_file
+from spendscope.collectors.stores import LocalStore, Store
 from spendscope.errors import CollectorError, SchemaMismatch, SpendscopeError
 from spendscope.warehouse.files import SourceFile
 from spendscope.warehouse.load import FilePlan, LoadRequest

@@ -26,10 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from spendscope.collectors.focus import FILE_SUFFIXES
+from spendscope.collectors.stores import Store
+from spendscope.collectors.stores import StoredObject as Blob
 from spendscope.errors import CollectorError, CredentialsExpired, Throttled
 
 log = logging.getLogger(__name__)
@@ -37,21 +39,6 @@ log = logging.getLogger(__name__)
 Dataset = Literal["ActualCost", "AmortizedCost", "FocusCost"]
 _RANGE = re.compile(r"^(?P<start>\d{8})-(?P<end>\d{8})$")
 _DATASET_WORDS = {"actual", "actualcost", "amortized", "amortised", "amortizedcost", "focus", "focuscost"}
-
-
-@dataclass(frozen=True, slots=True)
-class Blob:
-    key: str
-    size: int
-    etag: str
-    mtime_ns: int
-
-
-class Store(Protocol):
-    def uri(self, key: str) -> str: ...
-    def list(self, prefix: str) -> list[Blob]: ...
-    def read_text(self, key: str) -> str: ...
-    def download(self, key: str, dest: Path) -> None: ...
 
 
 class BlobStore:
@@ -85,32 +72,6 @@ class BlobStore:
     def download(self, key: str, dest: Path) -> None:
         with azure_errors("download_blob", self.uri(key)), dest.open("wb") as fh:
             self.container.download_blob(key, max_concurrency=2).readinto(fh)
-
-
-class LocalStore:
-    """A local directory laid out like the container (e.g. after `azcopy copy --recursive`)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
-
-    def uri(self, key: str) -> str:
-        return str(self.root / key) if key else str(self.root)
-
-    def list(self, prefix: str) -> list[Blob]:
-        base = self.root / prefix if prefix else self.root
-        files = [base] if base.is_file() else [p for p in base.rglob("*") if p.is_file()]
-        out = []
-        for p in sorted(files):
-            st = p.stat()
-            key = p.relative_to(self.root).as_posix()
-            out.append(Blob(key, st.st_size, f"{st.st_size}-{st.st_mtime_ns}", st.st_mtime_ns))
-        return out
-
-    def read_text(self, key: str) -> str:
-        return (self.root / key).read_text(encoding="utf-8-sig")
-
-    def download(self, key: str, dest: Path) -> None:
-        raise AssertionError("local files are read in place")
 
 
 @contextmanager

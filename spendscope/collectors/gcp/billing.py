@@ -31,6 +31,7 @@ from typing import Any
 import duckdb
 
 from spendscope.collectors.gcp.billing_plan import plan_export_file
+from spendscope.collectors.stores import StoredObject as Obj
 from spendscope.errors import CollectorError, CredentialsExpired, SchemaMismatch, SpendscopeError, Throttled
 from spendscope.warehouse.files import SourceFile
 from spendscope.warehouse.load import FilePlan, LoadRequest
@@ -239,14 +240,6 @@ class BigQueryExport:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
-
-
-@dataclass(frozen=True, slots=True)
-class Obj:
-    key: str
-    size: int
-    etag: str
-    mtime_ns: int
 
 
 class ExportFiles:
