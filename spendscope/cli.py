@@ -274,7 +274,7 @@ _FILE_INFO = {
 """Keys of a file's deviation record that describe it rather than deviate (rows are printed apart)."""
 
 
-def _money(value: Decimal) -> str:
+def _money(value: Decimal | float) -> str:
     return f"{value:,.2f}"
 
 
@@ -598,7 +598,7 @@ def write_frame(frame: pl.DataFrame, fmt: str, out_file: Path | None, *, title: 
     for name, dtype in frame.schema.items():
         table.add_column(name, justify="right" if dtype.is_numeric() else "left")
     for row in frame.iter_rows():
-        table.add_row(*("" if v is None else _money(v) if isinstance(v, Decimal) else str(v) for v in row))
+        table.add_row(*("" if v is None else _money(v) if isinstance(v, Decimal | float) else str(v) for v in row))
     out.print(table)
 
 
@@ -703,6 +703,37 @@ def orphans(
             "EffectiveCost",
         )
     write_frame(frame, fmt, out_file, title=f"{frame.height} orphaned resources")
+
+
+@app.command()
+@handle_errors
+def untagged(
+    period: Annotated[str | None, typer.Option(help="billing period YYYY-MM (default: all)")] = None,
+    view: Annotated[
+        str, typer.Option(help="summary, accounts (by account and service), days, or resources")
+    ] = "summary",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
+) -> None:
+    """Untagged and mis-tagged spend under the config's [tag_policy] (default: team and env required):
+    money and percent of amortized cost, per currency; charges that cannot carry tags (tax, credits,
+    support) are reported apart, never blamed.
+
+    Example: `spendscope untagged --period 2026-10 --view accounts`
+    """
+    from spendscope.analysis.untagged import untagged_spend
+
+    views = {"summary": "summary", "accounts": "by_account_service", "days": "by_day", "resources": "top_resources"}
+    if view not in views:
+        raise typer.BadParameter(f"use one of {', '.join(views)}", param_hint="--view")
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    conn = state.connect()
+    try:
+        result = untagged_spend(conn, state.settings.tag_policy, period=period)
+    finally:
+        conn.close()
+    write_frame(getattr(result, views[view]), fmt, out_file, title=f"untagged spend ({view})")
 
 
 # ---------------------------------------------------------------- doctor, config, demo

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from spendscope.analysis.allocation import AllocationRules
+from spendscope.analysis.untagged import TagPolicy
 from spendscope.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = Path("spendscope.toml")
@@ -66,6 +67,9 @@ class Settings(BaseSettings):
     sources: list[SourceConfig] = Field(default_factory=list)
     azure: AzureSettings = AzureSettings()
     allocation: AllocationRules = Field(default_factory=AllocationRules, description="cost allocation rules")
+    tag_policy: TagPolicy = Field(
+        default_factory=lambda: TagPolicy(required_keys=["team", "env"]), description="tags every charge must carry"
+    )
     api_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP API (later issues)")
 
     @classmethod
@@ -137,6 +141,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "duckdb": DuckDBSettings,
     "azure": AzureSettings,
     "allocation": AllocationRules,
+    "tag_policy": TagPolicy,
 }
 
 

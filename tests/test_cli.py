@@ -196,3 +196,15 @@ def test_analyze_then_costs_by_team(warehouse: Path) -> None:
     }
     mixed = run("--warehouse", str(warehouse), "costs", "--by", "team,SkuId")
     assert mixed.returncode == 1 and "SkuId" in mixed.stderr
+
+
+def test_untagged_summary(warehouse: Path) -> None:
+    result = run("--warehouse", str(warehouse), "untagged", "--period", "2026-10", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    got = {r["currency"]: r for r in json.loads(result.stdout)}
+    # USD taggable EffectiveCost: EC2 2 × 1.50 (team+env) + S3 3 × 0.10 = 3.30; S3 rows 1–2 carry team but
+    # no env (mis-tagged, 0.20), S3 row 0 carries nothing (untagged, 0.10): 0.30 / 3.30 = 9.09 %.
+    assert (got["USD"]["EffectiveCost"], got["USD"]["untagged_cost"], got["USD"]["mistagged_cost"]) == (3.3, 0.1, 0.2)
+    assert round(got["USD"]["noncompliant_pct"], 2) == 9.09
+    # EUR: the one row carries team and env: fully compliant.
+    assert (got["EUR"]["EffectiveCost"], got["EUR"]["noncompliant_pct"]) == (6.0, 0.0)
