@@ -4,6 +4,7 @@ the local-directory store used when a user already downloaded a delivery."""
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -49,3 +50,31 @@ class LocalStore:
 
     def download(self, key: str, dest: Path) -> None:
         raise AssertionError("local files are read in place")
+
+
+class Staging:
+    """Where a load reads a delivery's files from: in place for a ``LocalStore``, otherwise streamed
+    into a temporary directory that lives until ``close()`` (after the warehouse has read them)."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def path(self, key: str) -> Path:
+        """A local path for ``key`` in the temporary directory (created on first use)."""
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix=self.prefix)
+        return Path(self._tmp.name) / key.replace("/", "__")
+
+    def fetch(self, store: Store, key: str) -> str:
+        """The path DuckDB reads ``key`` from, downloading it first unless the store is local."""
+        if isinstance(store, LocalStore):
+            return store.uri(key)
+        target = self.path(key)
+        store.download(key, target)
+        return str(target)
+
+    def close(self) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ import duckdb
 
 from spendscope.collectors.aws.cur import plan_cur_file
 from spendscope.collectors.focus import FILE_SUFFIXES
-from spendscope.collectors.stores import LocalStore, Store
+from spendscope.collectors.stores import LocalStore, Staging, Store
 from spendscope.collectors.stores import StoredObject as Obj
 from spendscope.errors import CollectorError, CredentialsExpired, SpendscopeError, Throttled
 from spendscope.warehouse.files import SourceFile
@@ -164,7 +163,7 @@ class CurDeliveries:
         self.store = store
         self.deliveries = deliveries
         self.source = source or store.uri(deliveries[0].root)
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._staging = Staging("spendscope-s3-")
 
     def list_files(self) -> list[SourceFile]:
         """The files a load would read, identified by ETag (nothing downloaded)."""
@@ -176,21 +175,12 @@ class CurDeliveries:
 
     def fetch(self, period: str | None, *, describe: Any = None) -> LoadRequest:
         files = self.list_files()
-        local = isinstance(self.store, LocalStore)
-        if not local:
-            self._tmp = tempfile.TemporaryDirectory(prefix="spendscope-s3-")
         conn = duckdb.connect()
         plans = []
         try:
             conn.execute("SET TimeZone = 'UTC'")
             for f, o in zip(files, (o for d in self.deliveries for o in d.data), strict=True):
-                if local:
-                    path = self.store.uri(o.key)
-                else:
-                    assert self._tmp is not None
-                    path = str(Path(self._tmp.name) / o.key.replace("/", "__"))
-                    self.store.download(o.key, Path(path))
-                plans.append(plan_cur_file(conn, f, path))
+                plans.append(plan_cur_file(conn, f, self._staging.fetch(self.store, o.key)))
         except SpendscopeError:
             self.close()
             raise
@@ -199,9 +189,7 @@ class CurDeliveries:
         return LoadRequest(self.source, self.collector, self.provider, plans, focus_version="1.2")
 
     def close(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        self._staging.close()
 
 
 def aws_sources(

@@ -18,7 +18,6 @@ removes.
 from __future__ import annotations
 
 import logging
-import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,7 +26,7 @@ import duckdb
 
 from spendscope.collectors.azure.exports_layout import BlobStore, Run, azure_errors, find_runs, latest_runs
 from spendscope.collectors.azure.exports_plan import Role, plan_export_file
-from spendscope.collectors.stores import LocalStore, Store
+from spendscope.collectors.stores import LocalStore, Staging, Store
 from spendscope.errors import CollectorError, SchemaMismatch, SpendscopeError
 from spendscope.warehouse.files import SourceFile
 from spendscope.warehouse.load import FilePlan, LoadRequest
@@ -50,7 +49,7 @@ class AzureExports:
         self.by_period = latest_runs(runs)
         directory, stem = runs[0].scope_key
         self.source = source or store.uri("/".join(p for p in (directory, stem) if p))
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._staging = Staging("spendscope-azure-")
 
     def _chosen(self) -> list[tuple[str, Run, Role | None]]:
         out: list[tuple[str, Run, Role | None]] = []
@@ -76,9 +75,6 @@ class AzureExports:
 
     def fetch(self, period: str | None = None, *, describe: Any = None) -> LoadRequest:
         """Download (streamed) and plan every chosen file; ``period`` limits the load to one YYYY-MM."""
-        local = isinstance(self.store, LocalStore)
-        if not local and self._tmp is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="spendscope-azure-")
         conn = duckdb.connect()
         plans: list[FilePlan] = []
         try:
@@ -88,12 +84,7 @@ class AzureExports:
                     continue
                 for b in run.data:
                     file = self._source_file(b.key, b.size, b.mtime_ns, b.etag)
-                    if local:
-                        path = self.store.uri(b.key)
-                    else:
-                        assert self._tmp is not None
-                        path = str(Path(self._tmp.name) / b.key.replace("/", "__"))
-                        self.store.download(b.key, Path(path))
+                    path = self._staging.fetch(self.store, b.key)
                     plan = plan_export_file(conn, file, path, role=role or "focus")
                     if (
                         role is not None
@@ -120,9 +111,7 @@ class AzureExports:
         return LoadRequest(self.source, self.collector, self.provider, plans, focus_version="1.2")
 
     def close(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        self._staging.close()
 
 
 def _with_run(plan: FilePlan, run: Run) -> FilePlan:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from typing import Any
 import duckdb
 
 from spendscope.collectors.gcp.billing_plan import plan_export_file
+from spendscope.collectors.stores import Staging
 from spendscope.collectors.stores import StoredObject as Obj
 from spendscope.errors import CollectorError, CredentialsExpired, SchemaMismatch, SpendscopeError, Throttled
 from spendscope.warehouse.files import SourceFile
@@ -124,7 +124,7 @@ class BigQueryExport:
         self.loaded = [SourceFile(**f) for f in json.loads(state.get(LOADED, "[]"))]
         self._months: list[Month] | None = None
         self._partition: str | None = None
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._staging = Staging("spendscope-gcp-")
 
     def _describe_table(self) -> None:
         with google_errors("bigquery.get_table", self.table):
@@ -184,12 +184,11 @@ class BigQueryExport:
         months = self.months()
         if not months:
             raise CollectorError("no rows in the export table for this window", source=self.source)
-        self._tmp = self._tmp or tempfile.TemporaryDirectory(prefix="spendscope-bq-")
         conn = duckdb.connect()
         plans: list[FilePlan] = []
         try:
             for m in months:
-                path = Path(self._tmp.name) / f"{m.month}.parquet"
+                path = self._staging.path(f"{m.month}.parquet")
                 self._read_month(m.month, path)
                 plan = plan_export_file(conn, m.file(self.table), str(path))
                 if self.note:
@@ -237,9 +236,7 @@ class BigQueryExport:
             raise CollectorError(f"invoice month {month} has no rows any more", source=self.source)
 
     def close(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        self._staging.close()
 
 
 class ExportFiles:
@@ -257,7 +254,7 @@ class ExportFiles:
         self.objs = objs
         self.bucket = bucket
         self.root = root
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._staging = Staging("spendscope-gcp-")
 
     def _uri(self, key: str) -> str:
         return f"gs://{self.bucket.name}/{key}" if self.bucket is not None else key
@@ -273,9 +270,7 @@ class ExportFiles:
                 if self.bucket is None:
                     path = o.key
                 else:
-                    self._tmp = self._tmp or tempfile.TemporaryDirectory(prefix="spendscope-gcs-")
-                    name = o.key.replace("/", "__")
-                    path = str(Path(self._tmp.name) / name)
+                    path = str(self._staging.path(o.key))
                     with google_errors("storage.download_to_filename", f.path):
                         self.bucket.blob(o.key).download_to_filename(path)
                 plans.append(plan_export_file(conn, f, path))
@@ -287,9 +282,7 @@ class ExportFiles:
         return LoadRequest(self.source, self.collector, self.provider, plans, focus_version="1.2")
 
     def close(self) -> None:
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        self._staging.close()
 
 
 def _pick_table(client: Any, dataset: str) -> tuple[str, str | None]:
