@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
@@ -428,6 +429,25 @@ def ingest_sources(
         conn.close()
 
 
+def _split(values: str | None) -> list[str]:
+    """A comma-separated option as a list, blanks dropped."""
+    return [v.strip() for v in (values or "").split(",") if v.strip()]
+
+
+def record_inventory(label: str, collect: Callable[[datetime], Any], *, source: str) -> tuple[Any, int]:
+    """Collect one observation (now, UTC) behind a progress bar and store it; return (table, rows)."""
+    with progress_bar() as bar:
+        bar.add_task(f"inventory {label}", total=None)
+        table = collect(datetime.now(UTC))
+    from spendscope.warehouse.inventory import load_inventory
+
+    conn = state.connect()
+    try:
+        return table, load_inventory(conn, table, source=source)
+    finally:
+        conn.close()
+
+
 @inventory_app.command("aws")
 @handle_errors
 def inventory_aws(
@@ -442,25 +462,17 @@ def inventory_aws(
 
     Example: `spendscope inventory aws --regions us-east-1,eu-west-1`
     """
-    from datetime import UTC, datetime
-
     import boto3
 
     from spendscope.collectors.aws.inventory import collect_inventory
-    from spendscope.warehouse.inventory import load_inventory
 
-    chosen = [r.strip() for r in regions.split(",") if r.strip()] if regions else []
-    if not chosen:
-        chosen = [boto3.Session().region_name or "us-east-1"]
+    chosen = _split(regions) or [boto3.Session().region_name or "us-east-1"]
     started = time.perf_counter()
-    with progress_bar() as bar:
-        bar.add_task(f"inventory {', '.join(chosen)}", total=None)
-        table = collect_inventory(regions=chosen, endpoint_url=endpoint_url, observed_at=datetime.now(UTC))
-    conn = state.connect()
-    try:
-        n = load_inventory(conn, table, source=source)
-    finally:
-        conn.close()
+    table, n = record_inventory(
+        ", ".join(chosen),
+        lambda now: collect_inventory(regions=chosen, endpoint_url=endpoint_url, observed_at=now),
+        source=source,
+    )
     counts = table.group_by(["region", "resource_type"]).aggregate([("resource_id", "count")]).to_pylist()
     summary = Table(
         title=f"inventory {source}: {n} resources in {time.perf_counter() - started:.1f}s", title_justify="left"
@@ -486,28 +498,19 @@ def inventory_azure(
 
     Example: `spendscope inventory azure --subscriptions 00000000-0000-0000-0000-000000000000`
     """
-    from datetime import UTC, datetime
-
     from azure.identity import DefaultAzureCredential
 
     from spendscope.collectors.azure.inventory import collect_azure_inventory
-    from spendscope.warehouse.inventory import load_inventory
 
     credential = DefaultAzureCredential()
-    if subscriptions:
-        subs = [s.strip() for s in subscriptions.split(",") if s.strip()]
-    elif os.environ.get("AZURE_SUBSCRIPTION_ID"):
-        subs = [os.environ["AZURE_SUBSCRIPTION_ID"]]
-    else:
+    subs = _split(subscriptions or os.environ.get("AZURE_SUBSCRIPTION_ID"))
+    if not subs:
         raise typer.BadParameter("name the subscriptions (or set AZURE_SUBSCRIPTION_ID)", param_hint="--subscriptions")
-    with progress_bar() as bar:
-        bar.add_task(f"inventory {len(subs)} subscription(s)", total=None)
-        table = collect_azure_inventory(subscriptions=subs, credential=credential, observed_at=datetime.now(UTC))
-    conn = state.connect()
-    try:
-        n = load_inventory(conn, table, source=source)
-    finally:
-        conn.close()
+    _, n = record_inventory(
+        f"{len(subs)} subscription(s)",
+        lambda now: collect_azure_inventory(subscriptions=subs, credential=credential, observed_at=now),
+        source=source,
+    )
     out.print(f"recorded {n} Azure resources in {len(subs)} subscription(s) as source {source}")
 
 
@@ -523,12 +526,9 @@ def inventory_gcp(
 
     Example: `spendscope inventory gcp --projects shop-prod,shop-staging`
     """
-    from datetime import UTC, datetime
-
     import google.auth
 
     from spendscope.collectors.gcp.inventory import collect_gcp_inventory
-    from spendscope.warehouse.inventory import load_inventory
 
     try:
         credentials, default_project = google.auth.default()
@@ -536,17 +536,14 @@ def inventory_gcp(
         raise SpendscopeError(
             f"no Google credentials: {str(exc).splitlines()[0]}", source="google.auth.default"
         ) from None
-    chosen = [p.strip() for p in projects.split(",") if p.strip()] if projects else [default_project or ""]
-    if not all(chosen):
+    chosen = _split(projects or default_project)
+    if not chosen:
         raise typer.BadParameter("name the projects", param_hint="--projects")
-    with progress_bar() as bar:
-        bar.add_task(f"inventory {', '.join(chosen)}", total=None)
-        table = collect_gcp_inventory(projects=chosen, credentials=credentials, observed_at=datetime.now(UTC))
-    conn = state.connect()
-    try:
-        n = load_inventory(conn, table, source=source)
-    finally:
-        conn.close()
+    _, n = record_inventory(
+        ", ".join(chosen),
+        lambda now: collect_gcp_inventory(projects=chosen, credentials=credentials, observed_at=now),
+        source=source,
+    )
     out.print(f"recorded {n} Google Cloud resources in {len(chosen)} project(s) as source {source}")
 
 
@@ -648,8 +645,6 @@ def analyze(
 
     Example: `spendscope analyze --period 2026-10`
     """
-    from datetime import UTC, datetime
-
     from spendscope.analysis.allocation import run_allocation
     from spendscope.analysis.orphans import run_orphans
 
