@@ -17,7 +17,7 @@ from spendscope import sql
 from spendscope.errors import WarehouseError
 from spendscope.warehouse.db import transaction
 
-__all__ = ["fail_run", "finish_run", "replace_allocated_daily", "start_run"]
+__all__ = ["fail_run", "finish_run", "replace_allocated_daily", "replace_results", "start_run"]
 
 log = logging.getLogger(__name__)
 
@@ -76,4 +76,35 @@ def replace_allocated_daily(
     finally:
         conn.unregister(_FRAME)
     log.info("allocated_daily replaced run_id=%d rows=%d", run_id, frame.height)
+    return frame.height
+
+
+def replace_results(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    *,
+    run_id: int,
+    scope: str = "TRUE",
+    params: dict[str, object] | None = None,
+) -> int:
+    """Replace the rows of result ``table`` selected by the SQL predicate ``scope`` with ``frame``.
+
+    One transaction: readers see the previous results or the new ones, never a mix. ``frame``'s
+    columns are inserted by name (a column the table lacks is an error); the table's ``run_id``
+    column is set to ``run_id``. ``table`` and ``scope`` are SQL written by spendscope, never user
+    input; values go in ``params``. Returns the number of rows inserted.
+    """
+    conn.register(_FRAME, frame.to_arrow())
+    try:
+        with transaction(conn):
+            conn.execute(f"DELETE FROM {table} WHERE {scope}", params or {})
+            if frame.height:
+                conn.execute(
+                    f"INSERT INTO {table} BY NAME SELECT *, CAST($run_id AS BIGINT) AS run_id FROM {_FRAME}",
+                    {"run_id": run_id},
+                )
+    finally:
+        conn.unregister(_FRAME)
+    log.info("%s replaced run_id=%d rows=%d", table, run_id, frame.height)
     return frame.height
