@@ -1,8 +1,10 @@
 """Untagged spend: how much EffectiveCost misses the required tags, per currency, account, service, day.
 
 ``untagged_spend`` scans billing in SQL (``sql/analysis/untagged_charges.sql``, tag keys bound as
-values) and shapes the result with the pure ``classify_charges`` / ``summarize_untagged``. It stores
-nothing. Each charge gets one ``status``:
+values) and shapes the result with the pure ``classify_charges`` / ``summarize_untagged``; it stores
+nothing. ``run_untagged`` stores the classified spend per day, account, service and status
+(``untagged_daily``) and the top offending resources per period (``untagged_resources``) for the
+exporters and the report. Each charge gets one ``status``:
 
 - ``untaggable``: its ChargeCategory or ServiceSubcategory is in the policy's untaggable lists (tax,
   credits, support …). These charges can carry no tags; they are reported apart and are never part
@@ -28,8 +30,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from spendscope import sql
 from spendscope.exporters.focus_file import period_start
+from spendscope.warehouse import analysis_runs
 
-__all__ = ["TagPolicy", "TagStatus", "UntaggedResult", "classify_charges", "summarize_untagged", "untagged_spend"]
+__all__ = [
+    "TagPolicy",
+    "TagStatus",
+    "UntaggedResult",
+    "classify_charges",
+    "run_untagged",
+    "stored_frames",
+    "summarize_untagged",
+    "untagged_spend",
+]
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +210,14 @@ def summarize_untagged(charges: pl.LazyFrame, policy: TagPolicy, *, top_n: int =
     return UntaggedResult(*frames)
 
 
+def _scan(conn: duckdb.DuckDBPyConnection, policy: TagPolicy, period: str | None) -> pl.DataFrame:
+    params: dict[str, object] = {
+        "period_start": period_start(period) if period else None,
+        "keys": policy.keys(),
+    }
+    return conn.execute(sql.load("analysis/untagged_charges"), params).pl()
+
+
 def untagged_spend(
     conn: duckdb.DuckDBPyConnection, policy: TagPolicy, *, period: str | None, top_n: int = 20
 ) -> UntaggedResult:
@@ -205,11 +225,70 @@ def untagged_spend(
 
     Read-only: nothing is written to the warehouse.
     """
-    params: dict[str, object] = {
-        "period_start": period_start(period) if period else None,
-        "keys": policy.keys(),
-    }
-    charges = conn.execute(sql.load("analysis/untagged_charges"), params).pl()
+    charges = _scan(conn, policy, period)
     result = summarize_untagged(charges.lazy(), policy, top_n=top_n)
     log.info("untagged period=%s rows=%d currencies=%d", period or "all", charges.height, result.summary.height)
     return result
+
+
+def stored_frames(charges: pl.LazyFrame, policy: TagPolicy, *, top_n: int = 20) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows ``run_untagged`` stores: (untagged_daily, untagged_resources).
+
+    untagged_daily: EffectiveCost per billing_period_start, day, SubAccountId, ServiceName, currency
+    and status (every status, so any ratio can be read back). untagged_resources: per period and
+    currency, the ``top_n`` ResourceIds with the most untagged + mistagged cost, ranked from 1.
+    """
+    classified = classify_charges(charges, policy).cache()
+    cost = pl.col("EffectiveCost")
+    daily = (
+        classified.group_by(["billing_period_start", "day", "SubAccountId", "ServiceName", "currency", "status"])
+        .agg(cost.sum().cast(MONEY))
+        .sort(["billing_period_start", "day", "SubAccountId", "ServiceName", "currency", "status"], nulls_last=True)
+    )
+    resources = (
+        classified.filter(pl.col("status").is_in(["untagged", "mistagged"]) & pl.col("ResourceId").is_not_null())
+        .group_by(["billing_period_start", "currency", "ResourceId"])
+        .agg(
+            cost.sum().cast(MONEY).alias("noncompliant_cost"),
+            pl.col("SubAccountId").drop_nulls().unique().sort().alias("SubAccountIds"),
+            pl.col("ServiceName").drop_nulls().unique().sort().alias("ServiceNames"),
+            pl.col("status").unique().sort().alias("statuses"),
+        )
+        .sort(
+            ["billing_period_start", "currency", "noncompliant_cost", "ResourceId"],
+            descending=[False, False, True, False],
+            nulls_last=True,
+        )
+        .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int32).over(["billing_period_start", "currency"]))
+        .filter(pl.col("rank") <= top_n)
+    )
+    daily_frame, resource_frame = pl.collect_all([daily, resources])
+    return daily_frame, resource_frame
+
+
+def run_untagged(
+    conn: duckdb.DuckDBPyConnection, policy: TagPolicy, *, period: str | None = None, top_n: int = 20
+) -> tuple[int, pl.DataFrame]:
+    """Classify one billing period ("YYYY-MM"), or every period when None, and store the result.
+
+    A rerun replaces the period's rows of ``untagged_daily`` and ``untagged_resources`` (every row
+    when period is None) in one transaction, under one analysis run. Returns (run_id,
+    untagged_daily rows written).
+    """
+    run_id = analysis_runs.start_run(conn)
+    try:
+        daily, resources = stored_frames(_scan(conn, policy, period).lazy(), policy, top_n=top_n)
+        scope: str = "TRUE"
+        params: dict[str, object] = {}
+        if period is not None:
+            scope, params = "billing_period_start = $p", {"p": period_start(period)}
+        frames = {"untagged_daily": daily, "untagged_resources": resources}
+        analysis_runs.replace_tables(conn, frames, run_id=run_id, scope=scope, params=params)
+    except BaseException as exc:
+        analysis_runs.fail_run(
+            conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        )
+        raise
+    analysis_runs.finish_run(conn, run_id)
+    log.info("untagged run_id=%d period=%s rows=%d", run_id, period or "all", daily.height)
+    return run_id, daily

@@ -8,6 +8,7 @@ transaction, so readers see either the old rows or the new ones, never a mix.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 
 import duckdb
@@ -17,7 +18,7 @@ from spendscope import sql
 from spendscope.errors import WarehouseError
 from spendscope.warehouse.db import transaction
 
-__all__ = ["fail_run", "finish_run", "replace_allocated_daily", "replace_results", "start_run"]
+__all__ = ["fail_run", "finish_run", "replace_allocated_daily", "replace_results", "replace_tables", "start_run"]
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def replace_results(
     *,
     run_id: int,
     scope: str = "TRUE",
-    params: dict[str, object] | None = None,
+    params: Mapping[str, object] | None = None,
 ) -> int:
     """Replace the rows of result ``table`` selected by the SQL predicate ``scope`` with ``frame``.
 
@@ -95,16 +96,33 @@ def replace_results(
     column is set to ``run_id``. ``table`` and ``scope`` are SQL written by spendscope, never user
     input; values go in ``params``. Returns the number of rows inserted.
     """
-    conn.register(_FRAME, frame.to_arrow())
+    return replace_tables(conn, {table: frame}, run_id=run_id, scope=scope, params=params)
+
+
+def replace_tables(
+    conn: duckdb.DuckDBPyConnection,
+    frames: Mapping[str, pl.DataFrame],
+    *,
+    run_id: int,
+    scope: str = "TRUE",
+    params: Mapping[str, object] | None = None,
+) -> int:
+    """``replace_results`` for several tables sharing one ``scope``, all in one transaction."""
+    names = [f"{_FRAME}_{i}" for i in range(len(frames))]
+    for name, frame in zip(names, frames.values(), strict=True):
+        conn.register(name, frame.to_arrow())
     try:
         with transaction(conn):
-            conn.execute(f"DELETE FROM {table} WHERE {scope}", params or {})
-            if frame.height:
-                conn.execute(
-                    f"INSERT INTO {table} BY NAME SELECT *, CAST($run_id AS BIGINT) AS run_id FROM {_FRAME}",
-                    {"run_id": run_id},
-                )
+            for name, (table, frame) in zip(names, frames.items(), strict=True):
+                conn.execute(f"DELETE FROM {table} WHERE {scope}", dict(params or {}))
+                if frame.height:
+                    conn.execute(
+                        f"INSERT INTO {table} BY NAME SELECT *, CAST($run_id AS BIGINT) AS run_id FROM {name}",
+                        {"run_id": run_id},
+                    )
     finally:
-        conn.unregister(_FRAME)
-    log.info("%s replaced run_id=%d rows=%d", table, run_id, frame.height)
-    return frame.height
+        for name in names:
+            conn.unregister(name)
+    for table, frame in frames.items():
+        log.info("%s replaced run_id=%d rows=%d", table, run_id, frame.height)
+    return sum(f.height for f in frames.values())

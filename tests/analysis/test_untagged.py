@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from spendscope.analysis.untagged import TagPolicy, untagged_spend
+from spendscope.analysis.untagged import TagPolicy, run_untagged, untagged_spend
 from spendscope.collectors.focus import FocusFiles
 from spendscope.pipeline import ingest
 
@@ -154,3 +154,42 @@ def test_policy_validation() -> None:
         TagPolicy(required_keys=["team", "Team"])
     with pytest.raises(ValidationError):
         TagPolicy(required_keys=[])
+
+
+def test_run_untagged_stores_the_period_and_replaces_it(wh: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    _load(wh, tmp_path, HAND_BILL)
+    run_untagged(wh, POLICY, period=None, top_n=2)
+    stored = wh.execute(
+        "SELECT strftime(billing_period_start, '%Y-%m'), currency, status, sum(EffectiveCost) FROM untagged_daily "
+        "GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    # By hand from HAND_BILL: October USD tagged r1 10 + r2 4, untagged r3 6 + r6 5, mistagged r4 3 + r5 2,
+    # untaggable 1.50 - 2.00 + 3.00; EUR tagged r8 2, untagged r7 8; November USD untagged r9 100.
+    assert [(p, c, st, v.normalize()) for p, c, st, v in stored] == [
+        ("2026-10", "EUR", "tagged", D("2")),
+        ("2026-10", "EUR", "untagged", D("8")),
+        ("2026-10", "USD", "mistagged", D("5")),
+        ("2026-10", "USD", "tagged", D("14")),
+        ("2026-10", "USD", "untaggable", D("2.5")),
+        ("2026-10", "USD", "untagged", D("11")),
+        ("2026-11", "USD", "untagged", D("100")),
+    ]
+    top = wh.execute(
+        "SELECT strftime(billing_period_start, '%Y-%m'), currency, rank, ResourceId FROM untagged_resources "
+        "ORDER BY ALL"
+    ).fetchall()
+    assert top == [
+        ("2026-10", "EUR", 1, "r7"),
+        ("2026-10", "USD", 1, "r3"),
+        ("2026-10", "USD", 2, "r6"),
+        ("2026-11", "USD", 1, "r9"),
+    ]
+    # Re-running October under a policy that accepts everything replaces October only, in one run.
+    run_id, _ = run_untagged(wh, TagPolicy(required_keys=["team"]), period="2026-10")
+    after = wh.execute(
+        "SELECT strftime(billing_period_start, '%Y-%m'), run_id = $r, count(*) FROM untagged_daily GROUP BY ALL "
+        "ORDER BY ALL",
+        {"r": run_id},
+    ).fetchall()
+    assert [(p, mine) for p, mine, _ in after] == [("2026-10", True), ("2026-11", False)]
+    assert wh.execute("SELECT count(*) FROM untagged_resources WHERE ResourceId = 'r9'").fetchone() == (1,)

@@ -1,5 +1,5 @@
 -- Billing aggregated for the tag-compliance report (spendscope.analysis.untagged).
--- Grain: (day, SubAccountId, ServiceName, ResourceId, ChargeCategory, ServiceSubcategory,
+-- Grain: (BillingPeriodStart, day, SubAccountId, ServiceName, ResourceId, ChargeCategory, ServiceSubcategory,
 -- BillingCurrency, values of the required tag keys); EffectiveCost summed per BillingCurrency.
 -- day is the UTC date of ChargePeriodStart.
 -- Params: $period_start (TIMESTAMPTZ, or NULL for every period); $keys (VARCHAR[]: the required tag
@@ -12,7 +12,8 @@ WITH charges AS (
        OR (BillingPeriodStart >= $period_start::TIMESTAMPTZ
            AND BillingPeriodStart < $period_start::TIMESTAMPTZ + INTERVAL 1 MONTH)
 )
-SELECT CAST(timezone('UTC', ChargePeriodStart) AS DATE) AS day,
+SELECT BillingPeriodStart AS billing_period_start,
+       CAST(timezone('UTC', ChargePeriodStart) AS DATE) AS day,
        SubAccountId,
        ServiceName,
        ResourceId,
