@@ -634,34 +634,40 @@ def costs(
 @handle_errors
 def analyze(
     period: Annotated[str | None, typer.Option(help="billing period YYYY-MM (default: every period)")] = None,
+    jobs: Annotated[
+        str | None, typer.Option(help="comma-separated jobs to run (default: all, in dependency order)")
+    ] = None,
 ) -> None:
-    """Run the analysis jobs and store their results in the warehouse (one run, replaced atomically).
+    """Run the analysis jobs and store their results in the warehouse (each job one run, replaced atomically).
 
-    So far: cost allocation by team and environment (rules in the config's allocation section: tag
-    keys and aliases, account maps, resource regex rules, shared-cost splits, effective-dated),
-    materialized in allocated_daily for `spendscope costs --by team,…`; and orphaned resources from
-    the latest inventory, written to findings (`spendscope orphans`). Unit cost, anomalies and the
-    forecast arrive with the rest of the analysis issue.
+    Jobs, in order: allocation (teams and environments from the config's allocation rules, shared-cost
+    splits, effective-dated; materialized in allocated_daily), untagged (tag compliance under
+    [tag_policy]), orphans (orphaned resources from the latest inventory, with their monthly waste,
+    in findings), then unit cost, commitments, forecast and budgets, and anomalies as configured.
+    Exporters, reports and the API read what this stores; they never recompute.
 
-    Example: `spendscope analyze --period 2026-10`
+    Examples: `spendscope analyze`, `spendscope analyze --period 2026-10 --jobs allocation,anomalies`
     """
-    from spendscope.analysis.allocation import run_allocation
-    from spendscope.analysis.orphans import run_orphans
+    from spendscope.analysis.run import run_analysis
 
     conn = state.connect()
     try:
-        result = run_allocation(conn, state.settings.allocation, period=period)
-        orphans = run_orphans(conn, now=datetime.now(UTC))
+        with err.status("analysing") as status:
+            results = run_analysis(
+                conn,
+                state.settings,
+                period=period,
+                jobs=_split(jobs) or None,
+                on_job=lambda name: status.update(f"analysing: {name}"),
+            )
     finally:
         conn.close()
-    table = Table(title=f"allocation run {result.run_id}: {result.rows.height:,} rows", title_justify="left")
-    for col in ("currency", "BilledCost", "EffectiveCost", "unallocated"):
-        table.add_column(col, justify="left" if col == "currency" else "right")
-    for currency, (billed, effective) in sorted(result.totals.items()):
-        share = result.unallocated_share.get(currency, 0.0)
-        table.add_row(currency, _money(billed), _money(effective), f"{share:.1%}")
+    table = Table(title="analysis" + (f" of {period}" if period else ""), title_justify="left")
+    for col in ("job", "seconds", "stored"):
+        table.add_column(col, justify="right" if col == "seconds" else "left")
+    for r in results:
+        table.add_row(r.job, f"{r.seconds:.1f}", r.summary)
     out.print(table)
-    out.print(f"orphaned resources: {orphans} (see `spendscope orphans`)")
 
 
 @app.command()
