@@ -123,3 +123,18 @@ def test_every_sql_file_opens_with_a_comment() -> None:
     for folder in ("checks", "deviations", "doctor", "ledger", "normalize", "queries", "migrations"):
         for name in sql.names(folder):
             assert sql.load(name).lstrip().startswith("--"), name
+
+
+def test_a_migration_missing_below_the_highest_applied_one_still_runs(tmp_path: Path) -> None:
+    path = tmp_path / "gap.duckdb"
+    conn = open_warehouse(path)
+    # A development warehouse that got migration 9 before migration 4 was merged.
+    conn.execute("DROP TABLE allocated_daily")
+    conn.execute("DELETE FROM schema_version WHERE version = 4")
+    conn.close()
+    conn = open_warehouse(path)
+    try:
+        assert conn.execute("SELECT count(*) FROM allocated_daily").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM schema_version WHERE version = 4").fetchone() == (1,)
+    finally:
+        conn.close()

@@ -24,6 +24,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spendscope import sql
+from spendscope.analysis import fx
 from spendscope.analysis.allocation_split import split_shared
 from spendscope.errors import ConfigError
 from spendscope.exporters.focus_file import period_start
@@ -340,14 +341,24 @@ def run_allocation(
     """Allocate one billing period ("YYYY-MM"), or every period when None, and store it.
 
     Idempotent: a rerun replaces the period's ``allocated_daily`` rows (all rows when period is
-    None) in one transaction; the run is recorded in ``analysis_runs`` (failed runs too).
+    None) in one transaction; the run is recorded in ``analysis_runs`` (failed runs too). The table's
+    reporting_currency, BilledCost_reporting and EffectiveCost_reporting convert each day at the
+    rates the latest ``fx.run_fx`` stored (null without a reporting currency; a missing rate fails
+    the run with a ConfigError).
     """
     run_id = analysis_runs.start_run(conn)
     try:
         daily = daily_costs(conn, rules, period=period)
         rows = allocate(daily.lazy(), rules).collect()
         periods = None if period is None else [period_start(period)]
-        analysis_runs.replace_allocated_daily(conn, rows.select(OUTPUT_COLUMNS), run_id=run_id, periods=periods)
+        stored = fx.add_reporting(
+            rows.select(OUTPUT_COLUMNS),
+            fx.stored_rates(conn),
+            day_col="day",
+            currency_col="currency",
+            money_cols=["BilledCost", "EffectiveCost"],
+        )
+        analysis_runs.replace_allocated_daily(conn, stored, run_id=run_id, periods=periods)
     except BaseException as exc:
         analysis_runs.fail_run(
             conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

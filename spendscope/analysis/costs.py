@@ -1,4 +1,7 @@
-"""Cost grouped by FOCUS columns and tags: ``spendscope costs --by ServiceName,tag:team``."""
+"""Cost grouped by FOCUS columns and tags: ``spendscope costs --by ServiceName,tag:team``.
+
+With a reporting currency (``spendscope.analysis.fx``), each group also gets its cost converted at each
+day's rate and summed: ``reporting_currency``, ``BilledCost_reporting``, ``EffectiveCost_reporting``."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import duckdb
 import polars as pl
 
 from spendscope import sql
+from spendscope.analysis.fx import ReportingRates, convert
 from spendscope.errors import ConfigError
 from spendscope.exporters.focus_file import period_start
 from spendscope.focus import COLUMNS_BY_NAME, EXTENSION_COLUMNS
@@ -66,14 +70,22 @@ def parse_dimensions(spec: str) -> list[Dimension]:
     return dims
 
 
-def cost_by(conn: duckdb.DuckDBPyConnection, dims: list[Dimension], *, period: str | None = None) -> pl.DataFrame:
+def cost_by(
+    conn: duckdb.DuckDBPyConnection,
+    dims: list[Dimension],
+    *,
+    period: str | None = None,
+    reporting: ReportingRates | None = None,
+) -> pl.DataFrame:
     """Sum of BilledCost and EffectiveCost per group and BillingCurrency (see sql/queries/costs_by.sql).
 
     Grouping by an allocation dimension (team, environment) reads the materialized allocation of the
-    latest ``spendscope analyze`` run instead of parsing tags per request."""
+    latest ``spendscope analyze`` run instead of parsing tags per request. With ``reporting``, the
+    group's cost converted day by day is added beside it (ConfigError for a day without a rate)."""
     params: dict[str, object] = {"period_start": period_start(period) if period else None}
+    daily = "_day" if reporting is not None else ""
     if any(d.label in ALLOCATION_DIMENSIONS for d in dims):
-        return _cost_by_allocation(conn, dims, params)
+        return _in_reporting(_cost_by_allocation(conn, dims, params, daily), dims, reporting)
     exprs = []
     for i, d in enumerate(dims):
         if d.tag_key is None:
@@ -81,13 +93,46 @@ def cost_by(conn: duckdb.DuckDBPyConnection, dims: list[Dimension], *, period: s
         else:
             params[f"tag{i}"] = json_pointer(d.tag_key)
             exprs.append(f"json_extract_string(Tags, $tag{i}) AS dim{i}")
-    query = sql.load("queries/costs_by").format(dimensions=", ".join(exprs))
+    query = sql.load(f"queries/costs_by{daily}").format(dimensions=", ".join(exprs))
     frame = conn.execute(query, params).pl()
-    return frame.rename({f"dim{i}": d.label for i, d in enumerate(dims) if d.tag_key is not None})
+    frame = frame.rename({f"dim{i}": d.label for i, d in enumerate(dims) if d.tag_key is not None})
+    return _in_reporting(frame, dims, reporting)
+
+
+def _in_reporting(frame: pl.DataFrame, dims: list[Dimension], reporting: ReportingRates | None) -> pl.DataFrame:
+    """Daily rows (from a *_day query) converted and summed back to one row per group and currency."""
+    if reporting is None:
+        return frame
+    money = ["BilledCost", "EffectiveCost"]
+    converted = convert(
+        frame,
+        reporting.rates,
+        reporting=reporting.reporting,
+        day_col="day",
+        currency_col="BillingCurrency",
+        money_cols=money,
+        source=reporting.source,
+    )
+    keys = [d.label for d in dims] + ["BillingCurrency"]
+    sums = [*money, "reporting_currency", *(f"{m}_reporting" for m in money)]
+    return (
+        converted.group_by(keys)
+        .agg(
+            *(pl.col(m).sum() for m in money),
+            pl.col("reporting_currency").drop_nulls().first(),
+            *(pl.col(f"{m}_reporting").sum() for m in money),
+        )
+        .with_columns(  # a group without a currency has no reporting figure (not 0)
+            pl.when(pl.col("reporting_currency").is_not_null()).then(pl.col(f"{m}_reporting")).alias(f"{m}_reporting")
+            for m in money
+        )
+        .select(*keys, *sums)
+        .sort(["BillingCurrency", "EffectiveCost"], descending=[False, True], nulls_last=True)
+    )
 
 
 def _cost_by_allocation(
-    conn: duckdb.DuckDBPyConnection, dims: list[Dimension], params: dict[str, object]
+    conn: duckdb.DuckDBPyConnection, dims: list[Dimension], params: dict[str, object], daily: str = ""
 ) -> pl.DataFrame:
     unknown = [d.label for d in dims if d.label not in ALLOCATED_COLUMNS]
     if unknown:
@@ -98,4 +143,4 @@ def _cost_by_allocation(
     if not row or not row[0]:
         raise ConfigError("no allocation yet: run `spendscope analyze` first")
     exprs = ", ".join(f'{ALLOCATED_COLUMNS[d.label]} AS "{d.label}"' for d in dims)  # names from a fixed map
-    return conn.execute(sql.load("queries/costs_by_allocation").format(dimensions=exprs), params).pl()
+    return conn.execute(sql.load(f"queries/costs_by_allocation{daily}").format(dimensions=exprs), params).pl()

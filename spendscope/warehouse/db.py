@@ -109,8 +109,19 @@ def schema_version(conn: duckdb.DuckDBPyConnection) -> int:
     return int(row[0]) if row else 0
 
 
+def _applied(conn: duckdb.DuckDBPyConnection) -> set[int]:
+    if not schema_version(conn):
+        return set()
+    return {int(v) for (v,) in conn.execute("SELECT version FROM schema_version").fetchall()}
+
+
 def migrate(conn: duckdb.DuckDBPyConnection, *, source: str, read_only: bool = False) -> int:
-    """Apply pending migrations, one transaction each; return the resulting version."""
+    """Apply pending migrations, one transaction each, in version order; return the resulting version.
+
+    Pending = every shipped migration not recorded in schema_version (not only those above the
+    highest applied one), so a migration merged with a lower number than one already applied on a
+    development warehouse still runs.
+    """
     current = schema_version(conn)
     if current > LATEST_VERSION:
         raise WarehouseError(
@@ -118,7 +129,8 @@ def migrate(conn: duckdb.DuckDBPyConnection, *, source: str, read_only: bool = F
             f"({LATEST_VERSION}); upgrade spendscope",
             source=source,
         )
-    pending = [m for m in migrations() if m.version > current]
+    applied = _applied(conn)
+    pending = [m for m in migrations() if m.version not in applied]
     if pending and read_only:
         raise WarehouseError(
             f"warehouse schema version {current} needs migration to {LATEST_VERSION}; open it writable once",
@@ -139,7 +151,7 @@ def migrate(conn: duckdb.DuckDBPyConnection, *, source: str, read_only: bool = F
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-    return LATEST_VERSION if pending else current
+    return schema_version(conn)
 
 
 def _fill_reference_tables(conn: duckdb.DuckDBPyConnection) -> None:
