@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -10,7 +11,15 @@ from spendscope.collectors import BillingSource
 from spendscope.config import SourceConfig
 from spendscope.errors import SpendscopeError
 from spendscope.warehouse.files import SourceFile, describe_files, known_checksums
-from spendscope.warehouse.load import LoadResult, Progress, is_unchanged, load, record_failure, unchanged_result
+from spendscope.warehouse.load import (
+    LoadResult,
+    Progress,
+    is_unchanged,
+    load,
+    record_failure,
+    record_run,
+    unchanged_result,
+)
 
 
 def ingest(
@@ -20,7 +29,30 @@ def ingest(
     period: str | None = None,
     progress: Progress | None = None,
 ) -> LoadResult:
-    """Fetch from ``source`` and load it as one transaction (see warehouse.load)."""
+    """Fetch from ``source`` and load it as one transaction (see warehouse.load).
+
+    Every run, unchanged and failed ones too, is recorded in ``collector_runs`` (for freshness metrics).
+    """
+    started = datetime.now(UTC)
+    try:
+        result = _ingest(conn, source, period=period, progress=progress)
+    except SpendscopeError as exc:
+        record_run(conn, source=source.source, collector=source.collector, started_at=started, error=str(exc))
+        raise
+    record_run(
+        conn,
+        source=source.source,
+        collector=source.collector,
+        started_at=started,
+        status=result.status,
+        rows=result.rows,
+    )
+    return result
+
+
+def _ingest(
+    conn: duckdb.DuckDBPyConnection, source: BillingSource, *, period: str | None, progress: Progress | None
+) -> LoadResult:
     known = known_checksums(conn)
 
     def describe(paths: list[Path]) -> list[SourceFile]:

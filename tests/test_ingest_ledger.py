@@ -128,3 +128,18 @@ def test_collector_state_commits_with_the_data(wh: duckdb.DuckDBPyConnection, tm
     with pytest.raises(Exception, match="ZZZ"):
         load(wh, dataclasses.replace(request, state={"watermark": "2026-10-09T00:00:00Z"}))
     assert collector_state(wh, "s") == {"watermark": "2026-10-05T00:00:00Z"}  # not advanced by a failed load
+
+
+def test_every_collector_run_is_recorded_for_freshness(wh: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "good" / "bill.csv", rows(3))
+    ingest(wh, FocusFiles([str(good)], source="s"))
+    ingest(wh, FocusFiles([str(good)], source="s"))  # unchanged: no load, still a successful run
+    bad = tmp_path / "bad" / "bill.csv"
+    bad.parent.mkdir()
+    bad.write_text("BilledCost,BillingCurrency\nnot-a-number,USD\n")
+    with pytest.raises(Exception, match="bill.csv"):
+        ingest(wh, FocusFiles([str(bad)], source="t"))
+    runs = wh.execute(
+        "SELECT source, status, rows, error IS NULL, finished_at >= started_at FROM collector_runs ORDER BY started_at"
+    ).fetchall()
+    assert runs == [("s", "loaded", 3, True, True), ("s", "unchanged", 0, True, True), ("t", "failed", 0, False, True)]

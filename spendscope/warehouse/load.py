@@ -344,6 +344,34 @@ def _record_failure(
     )
 
 
+def record_run(
+    conn: duckdb.DuckDBPyConnection,
+    *,
+    source: str,
+    collector: str,
+    started_at: datetime,
+    status: str = "failed",
+    rows: int = 0,
+    error: str | None = None,
+) -> None:
+    """One ``collector_runs`` row for a run of ``source`` (its own statement; never raises)."""
+    try:
+        conn.execute(
+            "INSERT INTO collector_runs VALUES ($s, $c, $st, $r, $start, $fin, $e)",
+            {
+                "s": source,
+                "c": collector,
+                "st": status,
+                "r": rows,
+                "start": started_at,
+                "fin": _now(),
+                "e": error.splitlines()[0][:500] if error else None,
+            },
+        )
+    except duckdb.Error as exc:  # the run's own outcome matters more than its telemetry
+        log.warning("cannot record collector run source=%s: %s", source, str(exc).splitlines()[0])
+
+
 def record_failure(
     conn: duckdb.DuckDBPyConnection,
     *,
