@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV_VERSION := 0.13.9
 
-.PHONY: setup demo test test-deps lint bench clean lock
+.PHONY: setup demo test test-deps system-deps lint bench clean lock
 
 # Python environment: exact versions and hashes from requirements.lock (exported from uv.lock).
 $(VENV)/.installed: pyproject.toml requirements.lock
@@ -41,7 +41,15 @@ $(BQ_VENV)/.installed: tests/servers/bqemulator-requirements.txt
 	  duckdb.sql(f\"INSTALL '{ext}'\")"
 	touch $@
 
-test-deps: setup $(NODE_DIR)/node_modules/.installed $(BQ_VENV)/.installed
+# Debian packages the real-server tests start: Prometheus (+ promtool), Pushgateway, Alertmanager and
+# Chromium (see ../shared/COMPONENTS.md). Installed when any of them is missing; sudo unless root.
+SUDO := $(shell test "$$(id -u)" -eq 0 || echo sudo)
+system-deps:
+	command -v promtool && command -v prometheus-pushgateway && command -v prometheus-alertmanager \
+	  && command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y \
+	  --no-install-recommends prometheus prometheus-pushgateway prometheus-alertmanager chromium)
+
+test-deps: setup $(NODE_DIR)/node_modules/.installed $(BQ_VENV)/.installed system-deps
 
 ## test: install everything the tests need, then run the whole suite (exit 5, no tests, fails too)
 test: test-deps

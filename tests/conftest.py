@@ -171,4 +171,10 @@ def snapshot(conn: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
     return billing, tuple(ledger), tuple(totals)
 
 
-pytest_plugins = ["tests.servers.moto", "tests.servers.azurite", "tests.servers.gcs", "tests.servers.bigquery"]
+pytest_plugins = [
+    "tests.servers.moto",
+    "tests.servers.azurite",
+    "tests.servers.gcs",
+    "tests.servers.bigquery",
+    "tests.servers.prometheus",
+]

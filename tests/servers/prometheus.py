@@ -1,0 +1,110 @@
+"""Debian's Prometheus over a TSDB backfilled from OpenMetrics text, on loopback.
+
+``prometheus_tsdb`` (session-scoped) is a factory: give it OpenMetrics text (ending ``# EOF``) and it
+runs ``promtool tsdb create-blocks-from openmetrics`` into a fresh data directory, starts
+``prometheus`` on it (retention 100y, so old samples stay) on a free port, waits for ``/-/ready`` and
+returns the base URL. The same text gives the same server; every server stops at the end of the
+session. Samples must be older than about two hours before now (promtool's blocks are then
+complete): use past dates such as 2026-10. Skipped when the binaries are absent (``make test-deps``
+installs them), except under CI=true where that fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from tests.servers import free_port
+
+CONFIG = "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n"
+"""No scrape targets: the backfilled blocks are the only data."""
+
+
+def _binaries() -> tuple[str, str]:
+    promtool, prometheus = shutil.which("promtool"), shutil.which("prometheus")
+    if promtool and prometheus:
+        return promtool, prometheus
+    reason = "prometheus/promtool are not installed: run `make test-deps` (Debian package prometheus)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def prometheus_tsdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    running: dict[str, str] = {}
+    procs: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[str]] = []
+
+    def start(openmetrics: str) -> str:
+        if openmetrics in running:
+            return running[openmetrics]
+        promtool, prometheus = _binaries()
+        root = tmp_path_factory.mktemp("prometheus")
+        source = root / "backfill.om"
+        source.write_text(openmetrics)
+        tsdb = root / "tsdb"
+        backfill = subprocess.run(
+            [promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(tsdb)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if backfill.returncode != 0:
+            raise RuntimeError(f"promtool backfill failed: {(backfill.stdout + backfill.stderr)[-2000:]}")
+        config = root / "prometheus.yml"
+        config.write_text(CONFIG)
+        port = free_port()
+        log_path = root / "prometheus.log"
+        log = log_path.open("w")
+        logs.append(log)
+        command = [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tsdb}",
+            "--storage.tsdb.retention.time=100y",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ]
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, proc, log_path)
+        running[openmetrics] = url
+        return url
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        for log in logs:
+            log.close()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"prometheus did not become ready: {log.read_text()[-2000:]}")
+        time.sleep(0.1)
