@@ -25,6 +25,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
 from spendscope import __version__
 from spendscope.config import Settings, load_settings, redacted
@@ -53,7 +54,9 @@ inventory_app = typer.Typer(help="Record cloud resources (disks, IPs, snapshots,
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(export_app, name="export")
 app.add_typer(config_app, name="config")
+metrics_app = typer.Typer(help="Prometheus metrics of the stored analysis results, for dashboards and autoscalers.")
 app.add_typer(inventory_app, name="inventory")
+app.add_typer(metrics_app, name="metrics")
 
 
 @dataclass
@@ -85,7 +88,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except SpendscopeError as exc:
-            err.print(f"[red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
@@ -606,6 +609,13 @@ def costs(
     period: Annotated[str | None, typer.Option(help="billing period YYYY-MM (default: all)")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
+    reporting_currency: Annotated[
+        bool,
+        typer.Option(
+            "--reporting-currency",
+            help="add the cost in the \\[currency] reporting currency, at each day's rate from its fx_rates CSV",
+        ),
+    ] = False,
 ) -> None:
     """Billed and effective (amortized) cost per group and currency; never summed across currencies.
 
@@ -613,15 +623,21 @@ def costs(
 
     * `spendscope costs --by ProviderName,ServiceName --period 2026-10`
     * `spendscope costs --by tag:team --format csv > by_team.csv`
+    * `spendscope costs --by ProviderName --reporting-currency` (adds BilledCost_reporting, EffectiveCost_reporting)
     """
     from spendscope.analysis.costs import cost_by, parse_dimensions
+    from spendscope.analysis.fx import load_reporting
+    from spendscope.errors import ConfigError
 
     if fmt not in ("table", "csv", "json", "parquet"):
         raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     dims = parse_dimensions(by)
+    reporting = load_reporting(state.settings.currency) if reporting_currency else None
+    if reporting_currency and reporting is None:
+        raise ConfigError("--reporting-currency needs the config's currency section: reporting = 'EUR', fx_rates = CSV")
     conn = state.connect()
     try:
-        frame = cost_by(conn, dims, period=period)
+        frame = cost_by(conn, dims, period=period, reporting=reporting)
     finally:
         conn.close()
     write_frame(frame, fmt, out_file, title=f"cost by {by}" + (f", {period}" if period else ""))
@@ -735,6 +751,486 @@ def untagged(
     finally:
         conn.close()
     write_frame(getattr(result, views[view]), fmt, out_file, title=f"untagged spend ({view})")
+
+
+# ---------------------------------------------------------------- unit cost (transactions, cost per transaction)
+
+
+def _instant(value: str | None, option: str) -> datetime | None:
+    """'YYYY-MM-DD' or an ISO 8601 time (without offset: UTC) as an aware datetime; None stays None."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r}: use YYYY-MM-DD or an ISO 8601 time", param_hint=option) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@ingest_app.command("transactions")
+@handle_errors
+def ingest_transactions(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="service,timestamp,count CSV/Parquet files (default: [unit_cost] transactions_files)"),
+    ] = None,
+    source: Annotated[str, typer.Option(help="transactions source name")] = "files",
+    bucket: Annotated[str, typer.Option(help="each row's window as a DuckDB interval: '1 hour', '1 day'")] = "1 hour",
+) -> None:
+    """Load transactions (requests, orders …) per service and time bucket: the unit-cost denominators.
+
+    timestamp is the bucket start (UTC); service must match the cost's service tag (default `app`).
+    Each file replaces the source's rows in the time range it covers: reloading changes nothing.
+
+    Example: `spendscope ingest transactions bill/transactions/2026-10.csv --source requests`
+    """
+    from spendscope.warehouse.transactions import load_transactions
+
+    if files:
+        jobs = [(path, source, bucket) for path in files]
+    else:
+        jobs = [(Path(f.path), f.source, f.bucket) for f in state.settings.unit_cost.transactions_files]
+    if not jobs:
+        raise SpendscopeError(
+            "give files, or list unit_cost.transactions_files in the config",
+            source=str(state.config_file or "command line"),
+        )
+    conn = state.connect()
+    try:
+        for path, name, size in jobs:
+            n = load_transactions(conn, path, source=name, bucket=size)
+            out.print(f"loaded {n:,} transaction counts from {path} as source {name}")
+    finally:
+        conn.close()
+
+
+@ingest_app.command("prometheus")
+@handle_errors
+def ingest_prometheus(
+    start: Annotated[
+        str | None, typer.Option("--from", help="first window start, YYYY-MM-DD or ISO time (default: --to - 7 days)")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="end of the last window (default: now); both round down to the step")
+    ] = None,
+) -> None:
+    """Load transactions per service from Prometheus (config [unit_cost.prometheus]: url, query,
+    service_label, step_s, token or username/password).
+
+    Runs query_range of the PromQL query (e.g. `sum by (service)(increase(http_requests_total[1h]))`
+    with step_s 3600): the sample at t counts the window [t - step, t). The source
+    prometheus:NAME's rows in the range are replaced in one transaction. Retries 429/5xx.
+
+    Example: `spendscope ingest prometheus --from 2026-10-01 --to 2026-11-01`
+    """
+    from datetime import timedelta
+
+    from spendscope.collectors.prometheus import PrometheusTransactions, aligned_range
+    from spendscope.warehouse.transactions import store_transactions
+
+    cfg = state.settings.unit_cost.prometheus
+    if cfg is None:
+        raise SpendscopeError(
+            "no unit_cost.prometheus section in the config", source=str(state.config_file or "environment")
+        )
+    until = _instant(end, "--to") or datetime.now(UTC)
+    since = _instant(start, "--from") or until - timedelta(days=7)
+    since, until = aligned_range(since, until, cfg.step_s)
+    if until <= since:
+        raise typer.BadParameter(f"--to must be at least one step ({cfg.step_s} s) after --from", param_hint="--to")
+    collector = PrometheusTransactions(cfg)
+    try:
+        with progress_bar() as bar:
+            bar.add_task(f"prometheus {collector.source}", total=None)
+            frame = collector.fetch(since, until)
+    finally:
+        collector.close()
+    conn = state.connect()
+    try:
+        n = store_transactions(conn, frame, source=collector.source, start=since, end=until)
+    finally:
+        conn.close()
+    out.print(
+        f"stored {n:,} transaction counts of {frame['service'].n_unique()} services for "
+        f"{since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} UTC as source {collector.source}"
+    )
+
+
+@app.command("unit-cost")
+@handle_errors
+def unit_cost(
+    service: Annotated[str | None, typer.Option(help="only this service (as stored: folded and aliased)")] = None,
+    window: Annotated[str, typer.Option(help="hour, day or month")] = "day",
+    start: Annotated[str | None, typer.Option("--from", help="windows starting at or after, YYYY-MM-DD")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="windows starting before, YYYY-MM-DD")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
+) -> None:
+    """Cost per transaction per service and window, as the latest `spendscope analyze` stored it.
+
+    cost: EffectiveCost of the charges tagged with the service (tag `app` by default), per currency;
+    transactions: the loaded counts (`ingest transactions` / `ingest prometheus`); cost_per_transaction
+    is null where transactions are 0. status: ok, no_traffic_metric (cost, no transactions),
+    cost_pending (the bill has not reached the window's end yet), no_cost, partial_traffic.
+
+    Example: `spendscope unit-cost --service checkout-api --window hour --from 2026-10-05 --format json`
+    """
+    from spendscope.analysis.unit_cost import WINDOW_KINDS, stored_unit_costs
+
+    if window not in WINDOW_KINDS:
+        raise typer.BadParameter("use hour, day or month", param_hint="--window")
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    conn = state.connect()
+    try:
+        frame = stored_unit_costs(
+            conn,
+            window=window,
+            service=service,
+            start=_instant(start, "--from"),
+            end=_instant(end, "--to"),
+        )
+    finally:
+        conn.close()
+    if frame.is_empty() and fmt == "table":
+        err.print("no stored unit costs match: run `spendscope analyze` after loading transactions")
+    write_frame(frame, fmt, out_file, title=f"cost per transaction by {window}")
+
+
+@app.command()
+@handle_errors
+def commitments(
+    period: Annotated[str | None, typer.Option(help="billing period YYYY-MM (default: all)")] = None,
+    view: Annotated[
+        str, typer.Option(help="utilization (per commitment) or coverage (per provider, account, region, service)")
+    ] = "utilization",
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
+) -> None:
+    """Reserved instances, savings plans, reservations and committed-use discounts, as the latest
+    `spendscope analyze` stored them.
+
+    utilization: per commitment and period, used / (used + unused), by quantity or by cost (column
+    basis), the cost of the unused part, and net savings against on-demand. coverage: the share of
+    commitment-eligible usage (services and resource types a commitment covered that period) that
+    commitments covered, on an on-demand basis (ListCost, else ContractedCost). Money per
+    BillingCurrency; *_reporting columns in the \\[currency] reporting currency when configured.
+
+    Example: `spendscope commitments --period 2026-10 --view coverage --format json`
+    """
+    from spendscope.analysis.commitments import stored_commitments
+
+    if view not in ("utilization", "coverage"):
+        raise typer.BadParameter("use utilization or coverage", param_hint="--view")
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    conn = state.connect()
+    try:
+        frame = stored_commitments(conn, view="coverage" if view == "coverage" else "utilization", period=period)
+    finally:
+        conn.close()
+    if frame.is_empty() and fmt == "table":
+        err.print("no stored commitments match: run `spendscope analyze` first")
+    if fmt == "table":
+        shown = {
+            "utilization": [
+                "period",
+                "ProviderName",
+                "CommitmentDiscountName",
+                "basis",
+                "utilization",
+                "BillingCurrency",
+                "committed_cost",
+                "unused_commitment_cost",
+                "net_savings",
+            ],
+            "coverage": [
+                "period",
+                "ProviderName",
+                "SubAccountId",
+                "RegionId",
+                "ServiceName",
+                "coverage",
+                "BillingCurrency",
+                "eligible_on_demand_cost",
+                "uncovered_on_demand_cost",
+                "unused_commitment_cost",
+            ],
+        }[view]
+        ratio = "utilization" if view == "utilization" else "coverage"
+        percent = (pl.col(ratio) * 100).round(1).cast(pl.String) + "%"
+        frame = frame.select(shown).with_columns(pl.when(pl.col(ratio).is_not_null()).then(percent).alias(ratio))
+    write_frame(frame, fmt, out_file, title=f"commitment {view}" + (f", {period}" if period else ""))
+
+
+# ---------------------------------------------------------------- forecast, budgets
+
+
+@app.command()
+@handle_errors
+def forecast(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="YYYY-MM-DD: show the forecasts made on this day (default: the latest); with --run, make them "
+            "as of this day (default: the day after the latest complete day)",
+        ),
+    ] = None,
+    scope: Annotated[str, typer.Option(help="total, team, account, service, or all")] = "total",
+    run: Annotated[bool, typer.Option("--run", help="make and store the forecast (and budget status) first")] = False,
+    period: Annotated[
+        str | None, typer.Option(help="with --run: month to forecast, YYYY-MM (default: as-of's)")
+    ] = None,
+    accuracy: Annotated[
+        bool,
+        typer.Option("--accuracy", help="stored forecasts of complete months against the actual month total"),
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
+) -> None:
+    """Month-end forecast of amortized cost (EffectiveCost) per currency, with 80 % and 95 % intervals:
+    month-to-date actual + a weekly-seasonal forecast of the remaining days + month-level charges
+    (support, tax, credits) not booked yet. Forecasts are stored per day made, so `--accuracy` can
+    later report their error against the month's actual total, by the day of the month they were made.
+
+    Examples:
+
+    * `spendscope forecast --run`
+    * `spendscope forecast --scope team --format csv`
+    * `spendscope forecast --accuracy`
+    """
+    from spendscope import sql
+    from spendscope.analysis.forecast import accuracy_summary, forecast_accuracy, parse_day, run_forecast
+
+    scopes = ("total", "team", "account", "service")
+    if scope not in (*scopes, "all"):
+        raise typer.BadParameter("use total, team, account, service or all", param_hint="--scope")
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    day = parse_day(as_of, source="--as-of") if as_of else None
+    chosen = None if scope == "all" else scope
+    conn = state.connect()
+    try:
+        if run:
+            result = run_forecast(conn, state.settings, as_of=day, period=period)
+            day = result.made_on
+            err.print(
+                f"forecast run {result.run_id}: {result.forecasts.height} forecasts, {result.budgets.height} budgets"
+            )
+        if accuracy:
+            frame = forecast_accuracy(conn, scope=chosen)
+        else:
+            frame = conn.execute(sql.load("queries/forecasts"), {"made_on": day, "scope": chosen}).pl()
+    finally:
+        conn.close()
+    if accuracy:
+        if fmt == "table":
+            write_frame(accuracy_summary(frame), fmt, None, title="forecast error by day of month made (MAPE %)")
+            frame = frame.drop("model", "within80", "within95")
+        write_frame(frame, fmt, out_file, title=f"{frame.height} forecasts of complete months")
+        return
+    if fmt == "table":
+        frame = frame.select(
+            "made_on",
+            "period",
+            "scope",
+            "scope_value",
+            "currency",
+            "mtd_actual",
+            "point",
+            "lo80",
+            "hi80",
+            "lo95",
+            "hi95",
+            "model",
+        )
+    made = frame["made_on"][0] if frame.height else day
+    write_frame(frame, fmt, out_file, title=f"month-end forecast made on {made or '(none stored)'}")
+
+
+@app.command()
+@handle_errors
+def budgets(
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
+) -> None:
+    """Budget status from the latest forecast run (`spendscope analyze` or `spendscope forecast --run`):
+    month-to-date actual against linear and seasonal pace, burn ratio, month-end forecast, the day the
+    budget runs out, and ok / at_risk / over. Budgets are the config's budgets list (name, scope, value,
+    amount, currency, months), in the currency the scope is billed in.
+
+    Example: `spendscope budgets --format json`
+    """
+    from spendscope import sql
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    conn = state.connect()
+    try:
+        frame = conn.execute(sql.load("queries/budget_status")).pl()
+    finally:
+        conn.close()
+    if fmt == "table":
+        frame = frame.select(
+            "name",
+            "period",
+            "made_on",
+            "scope",
+            "scope_value",
+            "currency",
+            "amount",
+            "mtd_actual",
+            "linear_pace",
+            "seasonal_pace",
+            "burn_ratio",
+            "forecast_point",
+            "exhaustion_date",
+            "status",
+        )
+    write_frame(frame, fmt, out_file, title=f"{frame.height} budgets")
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def _metrics_collector() -> Any:
+    from spendscope.exporters.metrics import CostMetricsCollector
+
+    s = state.settings
+    limits = WarehouseSettings(s.duckdb.memory_limit, s.duckdb.threads, s.duckdb.temp_directory)
+    return CostMetricsCollector(
+        connect=lambda: open_warehouse(s.warehouse, settings=limits, read_only=True), settings=s.metrics
+    )
+
+
+@metrics_app.command("serve")
+@handle_errors
+def metrics_serve(
+    listen: Annotated[
+        str | None, typer.Option(help="HOST:PORT (default from the config's metrics.listen: 127.0.0.1:9464)")
+    ] = None,
+) -> None:
+    """Serve /metrics for Prometheus: the stored results of the latest analysis and collector health.
+
+    A scrape reads a cached snapshot, rebuilt when the warehouse has a new analysis run, load or
+    collector run (checked at most every [metrics] refresh_seconds, read-only: ingest and analyze
+    can run in between). OpenMetrics is served when the scraper asks for it.
+
+    Example: `spendscope metrics serve --listen 127.0.0.1:9464`
+    """
+    import signal
+    import threading
+
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    host, _, port = (listen or state.settings.metrics.listen).rpartition(":")
+    if not host or not port.isdigit():
+        raise typer.BadParameter("use HOST:PORT, e.g. 127.0.0.1:9464", param_hint="--listen")
+    registry = CollectorRegistry()
+    registry.register(_metrics_collector())
+    try:
+        server, thread = start_http_server(int(port), addr=host, registry=registry)
+    except OSError as exc:
+        raise SpendscopeError(f"cannot listen: {exc.strerror}", source=f"{host}:{port}") from None
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    out.print(f"serving metrics of {state.settings.warehouse} on http://{host}:{port}/metrics (Ctrl-C stops)")
+    stop.wait()
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@metrics_app.command("check")
+@handle_errors
+def metrics_check() -> None:
+    """Build the metrics once from the warehouse and print the number of series per metric.
+
+    Example: `spendscope metrics check`
+    """
+    from spendscope.exporters.metrics import build_families, series_count
+
+    conn = state.connect()
+    try:
+        counts = series_count(build_families(conn, state.settings.metrics))
+    finally:
+        conn.close()
+    table = Table(title="series per metric", title_justify="left")
+    table.add_column("metric")
+    table.add_column("series", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    table.add_row("[bold]total", f"[bold]{sum(counts.values()):,}")
+    out.print(table)
+
+
+# ---------------------------------------------------------------- anomalies
+
+
+@app.command()
+@handle_errors
+def anomalies(
+    first_day: Annotated[
+        str | None, typer.Option("--from", help="YYYY-MM-DD: anomalies still open on or after this day")
+    ] = None,
+    last_day: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD: anomalies started by this day")] = None,
+    kind: Annotated[str | None, typer.Option(help="comma-separated: spike, level_shift, leak, new_spend")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
+) -> None:
+    """Spend anomalies stored by the latest anomaly run (never recomputed here): spikes, level shifts,
+    slow leaks and new spend per service × account × region and per team, with expected and actual
+    cost and the money impact so far (in the series' currency), severity, and the drivers (resource,
+    usage type, SKU, …) that explain most of the change. `end` is empty while an anomaly is active.
+
+    Examples:
+
+    * `spendscope anomalies --from 2026-10-01 --format json`
+    * `spendscope anomalies --kind spike,level_shift`
+    """
+    from spendscope.analysis.anomalies import KINDS, anomaly_records, read_anomalies
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    days = []
+    for value, option in ((first_day, "--from"), (last_day, "--to")):
+        try:
+            days.append(datetime.strptime(value, "%Y-%m-%d").date() if value else None)
+        except ValueError:
+            raise typer.BadParameter(f"{value!r}: use YYYY-MM-DD", param_hint=option) from None
+    kinds = _split(kind)
+    if any(k not in KINDS for k in kinds):
+        raise typer.BadParameter(f"use {', '.join(KINDS)}", param_hint="--kind")
+    conn = state.connect()
+    try:
+        frame = read_anomalies(conn, first_day=days[0], last_day=days[1], kinds=kinds)
+    finally:
+        conn.close()
+    if fmt == "json":
+        text = json.dumps(anomaly_records(frame), indent=1) + "\n"
+        if out_file:
+            out_file.write_text(text)
+        else:
+            sys.stdout.write(text)
+        return
+    if fmt == "table":
+        top = pl.col("drivers").str.json_path_match("$[0].value")
+        frame = frame.select(
+            pl.col("id").str.head(12),
+            "kind",
+            "start",
+            "end",
+            "detected_on",
+            pl.col("dimensions").str.replace_all(r'[{}"]', "").str.replace_all(",", ", ").alias("dimensions"),
+            "currency",
+            "expected",
+            "actual",
+            "impact",
+            "severity",
+            top.alias("top_driver"),
+        )
+    write_frame(frame, fmt, out_file, title=f"{frame.height} anomalies")
 
 
 # ---------------------------------------------------------------- doctor, config, demo

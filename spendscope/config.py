@@ -20,8 +20,13 @@ from pydantic_settings import (
 )
 
 from spendscope.analysis.allocation import AllocationRules
+from spendscope.analysis.anomalies import AnomalySettings
+from spendscope.analysis.budgets import Budget
+from spendscope.analysis.fx import CurrencySettings
+from spendscope.analysis.unit_cost import UnitCostSettings
 from spendscope.analysis.untagged import TagPolicy
 from spendscope.errors import ConfigError
+from spendscope.exporters.metrics import MetricsSettings
 
 DEFAULT_CONFIG_FILE = Path("spendscope.toml")
 _config_file: ContextVar[Path | None] = ContextVar("spendscope_config_file", default=None)
@@ -69,6 +74,19 @@ class Settings(BaseSettings):
     allocation: AllocationRules = Field(default_factory=AllocationRules, description="cost allocation rules")
     tag_policy: TagPolicy = Field(
         default_factory=lambda: TagPolicy(required_keys=["team", "env"]), description="tags every charge must carry"
+    )
+    unit_cost: UnitCostSettings = Field(
+        default_factory=UnitCostSettings, description="cost per transaction: service tag keys, transactions sources"
+    )
+    budgets: list[Budget] = Field(
+        default_factory=list, description="monthly budgets per total/team/account/service, in the billed currency"
+    )
+    currency: CurrencySettings = Field(
+        default_factory=CurrencySettings, description="optional reporting currency and its FX rates CSV"
+    )
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="the Prometheus metrics exporter")
+    anomalies: AnomalySettings = Field(
+        default_factory=AnomalySettings, description="spend anomaly detection: money and relative floors, band"
     )
     api_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP API (later issues)")
 
@@ -142,6 +160,11 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "azure": AzureSettings,
     "allocation": AllocationRules,
     "tag_policy": TagPolicy,
+    "currency": CurrencySettings,
+    "budgets": Budget,
+    "unit_cost": UnitCostSettings,
+    "metrics": MetricsSettings,
+    "anomalies": AnomalySettings,
 }
 
 

@@ -1,6 +1,7 @@
 """`spendscope analyze`: every analysis job, in dependency order, each storing its results atomically.
 
-Allocation runs first (unit cost, forecasts, budgets and team anomalies read ``allocated_daily``).
+FX rates are stored first (allocation and commitments convert with them), then allocation (unit
+cost, forecasts, budgets and team anomalies read ``allocated_daily``).
 Each job records its own run in ``analysis_runs`` and replaces its own result tables in one
 transaction, so a failure leaves that job's previous results in place; the jobs after it are not
 run, and the error names the job.
@@ -43,6 +44,15 @@ class _Context:
     now: datetime
 
 
+def _fx(ctx: _Context) -> str:
+    from spendscope.analysis.fx import run_fx
+
+    stored = run_fx(ctx.conn, ctx.settings.currency)
+    if stored is None:
+        return "no reporting currency configured"
+    return f"{stored.rates.height} FX rates into {stored.reporting} from {stored.source}"
+
+
 def _allocation(ctx: _Context) -> str:
     from spendscope.analysis.allocation import run_allocation
 
@@ -64,10 +74,42 @@ def _orphans(ctx: _Context) -> str:
     return f"{run_orphans(ctx.conn, now=ctx.now)} orphaned resources in findings"
 
 
+def _commitments(ctx: _Context) -> str:
+    from spendscope.analysis.commitments import run_commitments
+
+    result = run_commitments(ctx.conn, period=ctx.period)
+    return f"{result.utilization.height} commitments, {result.coverage.height} coverage rows"
+
+
+def _unit_cost(ctx: _Context) -> str:
+    from spendscope.analysis.unit_cost import run_unit_costs
+
+    result = run_unit_costs(ctx.conn, ctx.settings.unit_cost, period=ctx.period)
+    counts = ", ".join(f"{n:,} {status}" for status, n in sorted(result.statuses.items())) or "no windows"
+    return f"unit_costs: {counts}"
+
+
+def _forecast(ctx: _Context) -> str:
+    from spendscope.analysis.forecast import run_forecast
+
+    result = run_forecast(ctx.conn, ctx.settings, period=ctx.period)
+    if result.made_on is None:
+        return "no complete day to forecast from"
+    statuses = result.budgets["status"].value_counts(sort=True) if result.budgets.height else None
+    budgets = (
+        ", ".join(f"{n} {s}" for s, n in statuses.iter_rows()) if statuses is not None else "no budgets configured"
+    )
+    return f"{result.forecasts.height} month-end forecasts made on {result.made_on}; budgets: {budgets}"
+
+
 JOBS: dict[str, Callable[[_Context], str]] = {
+    "fx": _fx,
     "allocation": _allocation,
     "untagged": _untagged,
     "orphans": _orphans,
+    "commitments": _commitments,
+    "unit_cost": _unit_cost,
+    "forecast": _forecast,
 }
 
 
