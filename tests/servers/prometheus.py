@@ -108,3 +108,54 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"prometheus did not become ready: {log.read_text()[-2000:]}")
         time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def prometheus_scraper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+    """A factory: given a target ``HOST:PORT`` serving /metrics, start Prometheus scraping it every second.
+
+    Returns the server's base URL; samples are queryable after the first scrapes (poll, don't sleep).
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[str]] = []
+
+    def start(target: str) -> str:
+        _, prometheus = _binaries()
+        root = tmp_path_factory.mktemp("prometheus-scraper")
+        config = root / "prometheus.yml"
+        config.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            f"scrape_configs:\n  - job_name: spendscope\n    static_configs:\n      - targets: ['{target}']\n"
+        )
+        port = free_port()
+        log_path = root / "prometheus.log"
+        log = log_path.open("w")
+        logs.append(log)
+        proc = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={root / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--log.level=warn",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        _wait_ready(url, proc, log_path)
+        return url
+
+    try:
+        yield start
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        for log in logs:
+            log.close()
