@@ -1091,6 +1091,58 @@ def budgets(
     write_frame(frame, fmt, out_file, title=f"{frame.height} budgets")
 
 
+# ---------------------------------------------------------------- run
+
+
+@app.command("run")
+@handle_errors
+def run_once(
+    push: Annotated[
+        str | None, typer.Option(help="Pushgateway URL to push this run's metrics to (job=spendscope, instance)")
+    ] = None,
+    instance: Annotated[str | None, typer.Option(help="instance grouping key (default: the host name)")] = None,
+    skip_analysis: Annotated[bool, typer.Option("--skip-analysis", help="ingest only")] = False,
+) -> None:
+    """Run one full cycle of what the config declares, then exit (for cron-style deployments).
+
+    Ingests every configured source (one failing source does not stop the others), then runs every
+    analysis job. Exits 1 when a source or job failed, or when --push could not reach the Pushgateway
+    (the data work is kept either way; the next run retries).
+
+    Example: `spendscope --config spendscope.toml run --push http://pushgateway:9091`
+    """
+    import time
+
+    from spendscope.service.cycle import run_cycle
+
+    conn = state.connect()
+    try:
+        with err.status("running") as status:
+            result = run_cycle(
+                conn, state.settings, analyze=not skip_analysis, on_step=lambda step: status.update(f"run: {step}")
+            )
+    finally:
+        conn.close()
+    table = Table(title=f"run: {result.seconds:.1f}s", title_justify="left")
+    for col in ("step", "status", "detail"):
+        table.add_column(col)
+    for src in result.sources:
+        detail = src.error or f"{src.rows:,} rows in {src.seconds:.1f}s"
+        table.add_row(f"ingest {src.source}", src.status, Text(detail))
+    for job in result.jobs:
+        table.add_row(f"analyze {job.job}", "ok", Text(job.summary))
+    if result.error:
+        table.add_row("analyze", "failed", Text(result.error))
+    out.print(table)
+    if push:
+        from spendscope.exporters.pushgateway import push_run_metrics
+
+        push_run_metrics(push, result, finished=time.time(), instance=instance)
+        out.print(f"pushed run metrics to {push}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
 # ---------------------------------------------------------------- metrics
 
 

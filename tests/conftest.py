@@ -177,4 +177,5 @@ pytest_plugins = [
     "tests.servers.gcs",
     "tests.servers.bigquery",
     "tests.servers.prometheus",
+    "tests.servers.pushgateway",
 ]

@@ -1,0 +1,1 @@
+"""The long-running side: the batch cycle (`spendscope run`), the scheduler and the HTTP API."""
