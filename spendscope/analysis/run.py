@@ -9,7 +9,9 @@ run, and the error names the job.
 
 from __future__ import annotations
 
+import importlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -102,6 +104,17 @@ def _forecast(ctx: _Context) -> str:
     return f"{result.forecasts.height} month-end forecasts made on {result.made_on}; budgets: {budgets}"
 
 
+def _anomalies(ctx: _Context) -> str:
+    from spendscope.analysis.anomalies import run_anomalies
+
+    result = run_anomalies(ctx.conn, ctx.settings.anomalies, period=ctx.period, now=ctx.now)
+    frame = result.anomalies
+    if not frame.height:
+        return "no anomalies"
+    kinds = ", ".join(f"{n} {k}" for k, n in frame["kind"].value_counts(sort=True).iter_rows())
+    return f"{frame.height} anomalies in findings ({kinds})"
+
+
 JOBS: dict[str, Callable[[_Context], str]] = {
     "fx": _fx,
     "allocation": _allocation,
@@ -110,7 +123,16 @@ JOBS: dict[str, Callable[[_Context], str]] = {
     "commitments": _commitments,
     "unit_cost": _unit_cost,
     "forecast": _forecast,
+    "anomalies": _anomalies,
 }
+
+
+def _preload(module: str) -> None:
+    try:
+        importlib.import_module(module)
+        importlib.import_module("statsforecast.models")
+    except ImportError:  # the forecast job reports it when it runs
+        pass
 
 
 def run_analysis(
@@ -131,6 +153,10 @@ def run_analysis(
     if unknown:
         raise ConfigError(f"unknown analysis job(s) {', '.join(unknown)}; valid: {', '.join(JOBS)}")
     ctx = _Context(conn, settings, period, now or datetime.now(UTC))
+    if "forecast" in chosen:
+        # statsforecast (pandas, scipy, statsmodels) takes seconds to import; import it while the SQL-heavy
+        # jobs before the forecast run (DuckDB releases the GIL), so the forecast does not wait for it.
+        threading.Thread(target=_preload, args=("spendscope.analysis.forecast_model",), daemon=True).start()
     results = []
     for name in (j for j in JOBS if j in chosen):
         if on_job is not None:
