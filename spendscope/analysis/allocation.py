@@ -314,7 +314,9 @@ def daily_costs(conn: duckdb.DuckDBPyConnection, rules: AllocationRules, *, peri
         )
     resource_rule = f"CASE {' '.join(whens)} END" if whens else "NULL"
     query = sql.load("analysis/allocation_daily").format(
-        tag_columns="".join(f"{c}, " for c in tag_columns), resource_rule=resource_rule
+        tag_columns="".join(f"{c}, " for c in tag_columns),
+        tag_refs="".join(f"t.tag{i}, " for i in range(len(keys))),
+        resource_rule=resource_rule,
     )
     try:
         frame = conn.execute(query, params).pl()

@@ -90,12 +90,25 @@ def open_warehouse(
     except duckdb.Error as exc:
         raise WarehouseError(f"cannot open warehouse: {str(exc).splitlines()[0]}", source=target) from exc
     conn.execute("SET TimeZone = 'UTC'")
+    _macros(conn)
     try:
         migrate(conn, source=target, read_only=read_only)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _macros(conn: duckdb.DuckDBPyConnection) -> None:
+    """Per-connection helpers the SQL files use. Day and hour of a TIMESTAMPTZ in UTC by integer
+    arithmetic on its epoch: the same values as ``CAST(timezone('UTC', ts) AS DATE)`` and
+    ``date_trunc('hour', ts)``, an order of magnitude faster (no calendar library per row)."""
+    conn.execute(
+        "CREATE OR REPLACE TEMP MACRO utc_day(ts) AS DATE '1970-01-01' + CAST(epoch_us(ts) // 86400000000 AS INTEGER)"
+    )
+    conn.execute(
+        "CREATE OR REPLACE TEMP MACRO utc_hour(ts) AS make_timestamptz(epoch_us(ts) // 3600000000 * 3600000000)"
+    )
 
 
 def schema_version(conn: duckdb.DuckDBPyConnection) -> int:

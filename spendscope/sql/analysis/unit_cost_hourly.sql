@@ -8,9 +8,23 @@
 -- case, whose value is not empty after trimming wins; values trimmed, not folded; keys are bound
 -- values escaped as JSON pointers, never spliced); $cost_column ('EffectiveCost' or 'BilledCost');
 -- $from, $to (TIMESTAMPTZ, or NULL for no bound: keep the hours in [$from, $to)).
+-- Tag values are extracted once per distinct Tags text, not once per row (see allocation_daily.sql).
 WITH charges AS (
     SELECT ProviderName AS provider,
            BillingCurrency AS currency,
+           CAST(Tags AS VARCHAR) AS tags_text,
+           utc_hour(ChargePeriodStart) AS first_hour,
+           greatest(1, CAST(ceil(epoch(ChargePeriodEnd - utc_hour(ChargePeriodStart)) / 3600) AS BIGINT))
+               AS hours,
+           sum(CASE WHEN $cost_column = 'BilledCost' THEN BilledCost ELSE EffectiveCost END) AS cost
+    FROM billing
+    WHERE ChargePeriodStart IS NOT NULL
+      AND ($from::TIMESTAMPTZ IS NULL OR coalesce(ChargePeriodEnd, ChargePeriodStart) > $from::TIMESTAMPTZ)
+      AND ($to::TIMESTAMPTZ IS NULL OR ChargePeriodStart < $to::TIMESTAMPTZ)
+    GROUP BY ALL
+),
+tag_sets AS (
+    SELECT tags_text,
            list_filter(
                list_transform(
                    $service_keys::VARCHAR[],
@@ -30,22 +44,16 @@ WITH charges AS (
                    ))
                ),
                v -> v <> ''
-           )[1] AS environment_tag,
-           date_trunc('hour', ChargePeriodStart) AS first_hour,
-           greatest(1, CAST(ceil(epoch(ChargePeriodEnd - date_trunc('hour', ChargePeriodStart)) / 3600) AS BIGINT))
-               AS hours,
-           CASE WHEN $cost_column = 'BilledCost' THEN BilledCost ELSE EffectiveCost END AS cost
-    FROM billing
-    WHERE ChargePeriodStart IS NOT NULL
-      AND ($from::TIMESTAMPTZ IS NULL OR coalesce(ChargePeriodEnd, ChargePeriodStart) > $from::TIMESTAMPTZ)
-      AND ($to::TIMESTAMPTZ IS NULL OR ChargePeriodStart < $to::TIMESTAMPTZ)
+           )[1] AS environment_tag
+    FROM (SELECT DISTINCT tags_text, CAST(tags_text AS JSON) AS Tags FROM charges)
 ),
 grouped AS (
-    SELECT provider, currency, service_tag, environment_tag, first_hour, hours, sum(cost) AS cost
-    FROM charges
-    WHERE service_tag IS NOT NULL
+    SELECT c.provider, c.currency, t.service_tag, t.environment_tag, c.first_hour, c.hours, sum(c.cost) AS cost
+    FROM charges AS c
+    JOIN tag_sets AS t ON t.tags_text IS NOT DISTINCT FROM c.tags_text
+    WHERE t.service_tag IS NOT NULL
     GROUP BY ALL
-    HAVING sum(cost) <> 0
+    HAVING sum(c.cost) <> 0
 ),
 spread AS (
     SELECT provider, currency, service_tag, environment_tag, first_hour, hours, cost,

@@ -5,7 +5,7 @@
 -- bound as values). {dimensions} is built in code as for costs_by.sql.
 SELECT {dimensions},
        BillingCurrency,
-       CAST(timezone('UTC', ChargePeriodStart) AS DATE) AS day,
+       utc_day(ChargePeriodStart) AS day,
        sum(BilledCost) AS BilledCost,
        sum(EffectiveCost) AS EffectiveCost
 FROM billing
