@@ -8,13 +8,16 @@
 -- ListCost, or ContractedCost where ListCost is NULL (a row with neither adds nothing).
 -- unused_commitment_cost: EffectiveCost of the Unused commitment rows attributed to the group.
 WITH usage AS (
+    -- Pre-aggregated to the grain below plus ResourceType and status, so the join sees few rows.
     SELECT BillingPeriodStart, ProviderName, BillingAccountId, SubAccountId, RegionId, ServiceName, ResourceType,
-           BillingCurrency, CommitmentDiscountStatus, EffectiveCost, coalesce(ListCost, ContractedCost) AS on_demand
+           BillingCurrency, CommitmentDiscountStatus, sum(EffectiveCost) AS EffectiveCost,
+           sum(coalesce(ListCost, ContractedCost)) AS on_demand
     FROM billing
     WHERE ChargeCategory = 'Usage'
       AND ($period_start IS NULL
            OR (BillingPeriodStart >= $period_start::TIMESTAMPTZ
                AND BillingPeriodStart < $period_start::TIMESTAMPTZ + INTERVAL 1 MONTH))
+    GROUP BY ALL
 ), eligible_kinds AS (
     SELECT DISTINCT BillingPeriodStart, ProviderName, ServiceName, ResourceType, TRUE AS eligible
     FROM usage
