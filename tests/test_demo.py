@@ -33,7 +33,17 @@ def test_demo_builds_the_warehouse_and_says_where_to_look(tmp_path: Path) -> Non
         "SELECT BillingCurrency, count(*), sum(BilledCost) FROM billing GROUP BY 1 ORDER BY 1"
     ).fetchall()
     tx = conn.execute("SELECT count(*) FROM transactions").fetchone()
+    # The demo analysed what it loaded: every job stored its results.
+    stored = {
+        table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        for table in ("allocated_daily", "untagged_daily", "unit_costs", "commitment_utilization", "budget_status")
+    }
+    anomalies = conn.execute("SELECT count(*) FROM findings WHERE kind = 'anomaly'").fetchone()
+    failed = conn.execute("SELECT count(*) FROM analysis_runs WHERE status <> 'succeeded'").fetchone()
     conn.close()
+    assert all(n is not None and n[0] > 0 for n in stored.values()), stored
+    assert anomalies is not None and anomalies[0] > 0 and failed == (0,)
+    assert "anomalies" in first.stdout and "budgets as of" in first.stdout
     assert got == expected_totals
     assert tx is not None and tx[0] > 0
     # Idempotent: a second run loads nothing new.
