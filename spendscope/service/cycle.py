@@ -1,4 +1,4 @@
-"""One full cycle of what the config declares: ingest every source, analyze, publish.
+"""One full cycle of what the config declares: ingest every source, analyze, publish (alerts when configured).
 
 `spendscope run` runs it once and exits (cron-style deployments); the scheduler of `spendscope serve`
 runs the same steps on its own schedule. A source that fails does not stop the others (its error is
@@ -17,11 +17,11 @@ from datetime import UTC, datetime
 import duckdb
 
 from spendscope.analysis.run import JobResult, run_analysis
-from spendscope.config import Settings
+from spendscope.config import Settings, SourceConfig
 from spendscope.errors import SpendscopeError
-from spendscope.pipeline import ingest, source_from_config
+from spendscope.pipeline import ingest, sources_from_config
 
-__all__ = ["CycleResult", "SourceOutcome", "run_cycle"]
+__all__ = ["CycleResult", "ExportOutcome", "SourceOutcome", "ingest_configured", "run_cycle"]
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,19 @@ class SourceOutcome:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class ExportOutcome:
+    step: str
+    ok: bool
+    detail: str
+
+
 @dataclass
 class CycleResult:
     started_at: datetime
     sources: list[SourceOutcome] = field(default_factory=list)
     jobs: list[JobResult] = field(default_factory=list)
+    exports: list[ExportOutcome] = field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
     """The error that stopped the cycle (an analysis job), if any."""
@@ -55,7 +63,31 @@ class CycleResult:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and not self.failed_sources
+        return self.error is None and not self.failed_sources and all(e.ok for e in self.exports)
+
+
+def ingest_configured(conn: duckdb.DuckDBPyConnection, cfg: SourceConfig, settings: Settings) -> list[SourceOutcome]:
+    """Ingest every ledger source of one [[sources]] entry; a failure is an outcome, never raised.
+
+    An entry whose sources cannot even be listed is one failed outcome under the entry's name.
+    """
+    t = time.perf_counter()
+    try:
+        sources = sources_from_config(conn, cfg, azure=settings.azure)
+    except SpendscopeError as exc:
+        log.warning("source failed source=%s error=%s", cfg.name, exc)
+        return [SourceOutcome(cfg.name, "failed", 0, time.perf_counter() - t, str(exc))]
+    outcomes = []
+    for source in sources:
+        t = time.perf_counter()
+        try:
+            loaded = ingest(conn, source, period=getattr(cfg, "period", None))
+        except SpendscopeError as exc:
+            log.warning("source failed source=%s error=%s", source.source, exc)
+            outcomes.append(SourceOutcome(source.source, "failed", 0, time.perf_counter() - t, str(exc)))
+            continue
+        outcomes.append(SourceOutcome(source.source, loaded.status, loaded.rows, time.perf_counter() - t))
+    return outcomes
 
 
 def run_cycle(
@@ -71,14 +103,7 @@ def run_cycle(
     for cfg in settings.sources:
         if on_step is not None:
             on_step(f"ingest {cfg.name}")
-        t = time.perf_counter()
-        try:
-            loaded = ingest(conn, source_from_config(cfg))
-        except SpendscopeError as exc:
-            log.warning("source failed source=%s error=%s", cfg.name, exc)
-            result.sources.append(SourceOutcome(cfg.name, "failed", 0, time.perf_counter() - t, str(exc)))
-            continue
-        result.sources.append(SourceOutcome(cfg.name, loaded.status, loaded.rows, time.perf_counter() - t))
+        result.sources += ingest_configured(conn, cfg, settings)
     if analyze:
         try:
             result.jobs = run_analysis(
@@ -86,5 +111,27 @@ def run_cycle(
             )
         except SpendscopeError as exc:
             result.error = str(exc)
+    if analyze and result.error is None:
+        result.exports += _publish(conn, settings, on_step)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _publish(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, on_step: Callable[[str], None] | None
+) -> list[ExportOutcome]:
+    """The exporters the config enables, after a successful analysis. A failure is reported, not raised:
+    nothing is stored by an exporter, so the next run simply sends everything again."""
+    outcomes = []
+    if settings.alertmanager.url:
+        from spendscope.exporters.alertmanager import push_alerts
+
+        if on_step is not None:
+            on_step("alerts")
+        try:
+            pushed = push_alerts(conn, settings.alertmanager)
+            outcomes.append(ExportOutcome("alerts", True, f"{pushed.firing} firing, {pushed.resolved} resolved"))
+        except SpendscopeError as exc:
+            log.warning("alerts push failed: %s", exc)
+            outcomes.append(ExportOutcome("alerts", False, str(exc)))
+    return outcomes
