@@ -66,7 +66,7 @@ PANDAS = textwrap.dedent(
 
 
 def _run(cmd: list[str], **kw: object) -> None:
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kw)  # type: ignore[call-overload]
 
 
 def prepare(rows: int, *, restated: bool) -> Path:

@@ -86,6 +86,7 @@ def run_demo(
 ) -> None:
     from spendscope.analysis.forecast import run_forecast
     from spendscope.analysis.run import run_analysis
+    from spendscope.exporters.report import write_report
     from spendscope.generator import generate
 
     started = time.perf_counter()
@@ -147,6 +148,8 @@ def run_demo(
                 frame = frame.sort("EffectiveCost", descending=True).head(10)
             write_frame(frame.with_columns(pl.col(pl.Decimal).round(2)), "table", None, title=f"{period} {title}")
         _print_findings(conn, console, write_frame, period)
+        with console.status("writing the monthly report"):
+            report = write_report(conn, settings, period=period, out_dir=directory / "report")
         problems = [f for f in run_doctor(conn) if f.level == "error"]
     finally:
         conn.close()
@@ -161,7 +164,9 @@ def run_demo(
         f"In {secs:.1f}s: generated a realistic multi-cloud bill (3 providers, USD and EUR, commitments, credits,\n"
         f"tax, untagged spend and injected anomalies; {period} with {DEMO_MONTHS - 1} months of history), ingested it\n"
         f"into a FOCUS warehouse ({state}), and analysed it: allocation to teams, untagged spend, commitments,\n"
-        "cost per transaction, anomalies with their drivers, a mid-month forecast and budgets.\n\n"
+        "cost per transaction, anomalies with their drivers, a mid-month forecast and budgets; then wrote the\n"
+        "monthly report for finance and platform reviews.\n\n"
+        f"  report        {report.html}  (open it in a browser; extracts beside it: XLSX, CSV, Parquet)\n"
         f"  warehouse     {warehouse}\n"
         f"  source files  {data_dir / 'focus'}\n"
         f"  ground truth  {result.ground_truth}  (the anomalies injected, to check what the analysis found)\n\n"

@@ -44,6 +44,9 @@ def test_demo_builds_the_warehouse_and_says_where_to_look(tmp_path: Path) -> Non
     assert all(n is not None and n[0] > 0 for n in stored.values()), stored
     assert anomalies is not None and anomalies[0] > 0 and failed == (0,)
     assert "anomalies" in first.stdout and "budgets as of" in first.stdout
+    report = demo_dir / "report" / "report.html"
+    assert report.is_file() and str(report) in first.stdout.replace("\n", "")
+    assert "<svg" in report.read_text() and (demo_dir / "report" / "costs_by_team.csv").is_file()
     assert got == expected_totals
     assert tx is not None and tx[0] > 0
     # Idempotent: a second run loads nothing new.
