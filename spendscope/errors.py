@@ -10,7 +10,9 @@
     ├── UnknownCurrency        a BillingCurrency that is not an ISO 4217 code
     ├── WarehouseError         the DuckDB warehouse cannot be opened, migrated or written
     │   └── WarehouseInUse         another process holds the warehouse file
-    └── ExporterError          an exporter could not publish
+    ├── ExporterError          an exporter could not publish
+    └── RemediationError       a cleanup action on a cloud resource failed
+        └── PlanRefused            a cleanup plan is tampered with, stale, from another warehouse or invalid
 
 The CLI prints ``str(error)`` as one line on stderr and exits 1; messages never contain secrets.
 """
@@ -63,4 +65,12 @@ class WarehouseInUse(WarehouseError):
 
 
 class ExporterError(SpendscopeError):
+    pass
+
+
+class RemediationError(SpendscopeError):
+    pass
+
+
+class PlanRefused(RemediationError):
     pass
