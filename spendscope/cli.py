@@ -14,7 +14,8 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from datetime import time as time_of_day
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
@@ -57,6 +58,14 @@ app.add_typer(config_app, name="config")
 metrics_app = typer.Typer(help="Prometheus metrics of the stored analysis results, for dashboards and autoscalers.")
 app.add_typer(inventory_app, name="inventory")
 app.add_typer(metrics_app, name="metrics")
+alerts_app = typer.Typer(help="Alerts for anomalies and budget breaches, sent to Prometheus Alertmanager.")
+app.add_typer(alerts_app, name="alerts")
+cleanup_app = typer.Typer(
+    help="Orphan cleanup: a signed plan, named approvals, a guarded executor (dry run by default)."
+)
+app.add_typer(cleanup_app, name="cleanup")
+tickets_app = typer.Typer(help="One ticket per owner for orphaned resources, updated instead of duplicated.")
+app.add_typer(tickets_app, name="tickets")
 
 
 @dataclass
@@ -417,8 +426,8 @@ def ingest_gcp(
 def ingest_sources(
     names: Annotated[list[str] | None, typer.Argument(help="configured source names (default: all)")] = None,
 ) -> None:
-    """Ingest the sources declared in the config file ([[sources]] tables)."""
-    from spendscope.pipeline import source_from_config
+    """Ingest the sources declared in the config file ([[sources]] tables: collector focus, aws, azure or gcp)."""
+    from spendscope.pipeline import sources_from_config
 
     settings = state.settings
     chosen = [settings.source(n) for n in names] if names else settings.sources
@@ -427,7 +436,8 @@ def ingest_sources(
     conn = state.connect()
     try:
         for cfg in chosen:
-            run_ingest(conn, source_from_config(cfg))
+            for source in sources_from_config(conn, cfg, azure=settings.azure):
+                run_ingest(conn, source, period=getattr(cfg, "period", None))
     finally:
         conn.close()
 
@@ -578,6 +588,13 @@ def export_focus_cmd(
 Format = Literal["table", "csv", "json", "parquet"]
 
 
+def _json_value(value: object) -> str:
+    """JSON for what json cannot encode: dates and times as ISO 8601, anything else as text."""
+    if isinstance(value, date | datetime | time_of_day):
+        return value.isoformat()
+    return str(value)
+
+
 def write_frame(frame: pl.DataFrame, fmt: str, out_file: Path | None, *, title: str = "") -> None:
     """Print or write a result frame: a rich table, CSV/JSON on stdout (or --out), Parquet to --out."""
     if fmt == "parquet":
@@ -588,7 +605,10 @@ def write_frame(frame: pl.DataFrame, fmt: str, out_file: Path | None, *, title: 
         return
     if fmt in ("csv", "json"):
         floats = frame.with_columns(pl.col(pl.Decimal).cast(pl.Float64))
-        text = floats.write_csv() if fmt == "csv" else json.dumps(floats.to_dicts(), default=str, indent=1) + "\n"
+        if fmt == "csv":
+            text = floats.write_csv()
+        else:
+            text = json.dumps(floats.to_dicts(), default=_json_value, indent=1) + "\n"
         if out_file:
             out_file.write_text(text)
         else:
@@ -1091,6 +1111,245 @@ def budgets(
     write_frame(frame, fmt, out_file, title=f"{frame.height} budgets")
 
 
+# ---------------------------------------------------------------- serve
+
+
+@app.command()
+@handle_errors
+def serve(
+    listen: Annotated[
+        str | None,
+        typer.Option(help="HOST:PORT for the API, /healthz, /readyz, /metrics (default: \\[service] listen)"),
+    ] = None,
+) -> None:
+    """Run unattended: the configured jobs on their schedules, and a read-only HTTP API, until SIGTERM.
+
+    Jobs: ingest of each \\[\\[sources]] entry (its `schedule`, else \\[service] ingest_schedule), the analysis
+    after every ingest that loaded rows, then the exports (metrics snapshot, Alertmanager), and the monthly
+    report. Runs missed while the service was down run once on start (decided from the warehouse's
+    service_runs ledger). The service owns the warehouse file: other spendscope commands are refused while
+    it runs; ask its API instead. Logs are JSON lines on stderr, each run's with its job and run_id.
+
+    HTTP: /healthz, /readyz, /metrics, /api/v1/costs?group_by=team,service&from=&to=, /api/v1/unit-cost,
+    /api/v1/anomalies?active=true, /api/v1/orphans, /api/v1/cleanup-plan, /api/v1/jobs, /openapi.json;
+    bearer token from `api_token` (SPENDSCOPE_API_TOKEN) when set. SIGTERM lets a running job finish
+    (\\[service] shutdown_timeout_s, then it is rolled back) and exits 0.
+
+    Example: `spendscope --config spendscope.toml serve --listen 127.0.0.1:8484`
+    """
+    from spendscope.service.app import run_service
+
+    run_service(state.settings, listen=listen)
+
+
+# ---------------------------------------------------------------- cleanup, tickets
+
+
+def _user() -> str:
+    """Who runs this command (recorded in the cleanup audit log)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
+@cleanup_app.command("plan")
+@handle_errors
+def cleanup_plan(
+    out_file: Annotated[Path | None, typer.Option("--out", help="write the plan here (default: stdout)")] = None,
+) -> None:
+    """Write a signed cleanup plan (JSON) from the orphans found by the latest `spendscope analyze`.
+
+    Each orphan gets the action proposed (snapshot then delete a volume, release an IP, delete a
+    snapshot older than \\[cleanup] snapshot_max_age_days, delete an idle load balancer; none for
+    stopped instances), its owner, monthly waste, age and the reason. Resources protected by
+    \\[cleanup] (protected_tags, protected_accounts, grace_days) are listed apart, with why. The
+    schema is `spendscope cleanup schema`; only `spendscope cleanup approve` may add to a plan.
+
+    Example: `spendscope cleanup plan --out plan.json`
+    """
+    from spendscope.exporters.cleanup.plan import build_plan
+    from spendscope.exporters.cleanup.verify import write_plan_file
+
+    s = state.settings
+    conn = state.connect()
+    try:
+        plan = build_plan(conn, s.cleanup, now=datetime.now(UTC), allocation=s.allocation, actor=_user())
+    finally:
+        conn.close()
+    if out_file is None:
+        sys.stdout.write(json.dumps(plan, indent=1, ensure_ascii=False) + "\n")
+    else:
+        write_plan_file(plan, out_file)
+    totals = ", ".join(f"{t['monthly_waste']} {t['currency']}" for t in plan["totals"] if t["currency"]) or "nothing"
+    err.print(
+        f"plan {plan['plan_id']}: {len(plan['items'])} items ({totals} per month), "
+        f"{len(plan['protected'])} protected" + (f"; wrote {out_file}" if out_file else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@cleanup_app.command("schema")
+@handle_errors
+def cleanup_schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of cleanup plans: the contract for external cleanup jobs.
+
+    Example: `spendscope cleanup schema > cleanup-plan.schema.json`
+    """
+    from spendscope.exporters.cleanup.verify import plan_schema
+
+    sys.stdout.write(json.dumps(plan_schema(), indent=1) + "\n")
+
+
+@cleanup_app.command("approve")
+@handle_errors
+def cleanup_approve(
+    plan_file: Annotated[Path, typer.Argument(help="the plan written by `spendscope cleanup plan`")],
+    by: Annotated[str, typer.Option("--by", help="the name of the person approving (recorded in the plan)")],
+    items: Annotated[
+        str | None,
+        typer.Option(help="comma-separated item ids, id prefixes or resource ids (default: every item with an action)"),
+    ] = None,
+) -> None:
+    """Approve plan items in the name of a person: signed approvals are added to the plan file.
+
+    The plan is verified first (signature, warehouse, age, protections); protected resources and
+    items without an automated action cannot be approved. Each approval is audited.
+
+    Example: `spendscope cleanup approve plan.json --by "Ada Lovelace" --items vol-0abc,eipalloc-0def`
+    """
+    from spendscope.exporters.cleanup.verify import approve_plan, read_plan_file, write_plan_file
+
+    plan = read_plan_file(plan_file)
+    conn = state.connect()
+    try:
+        approved, fresh = approve_plan(
+            conn,
+            plan,
+            state.settings.cleanup,
+            by=by,
+            items=_split(items) or None,
+            now=datetime.now(UTC),
+            source=str(plan_file),
+        )
+    finally:
+        conn.close()
+    write_plan_file(approved, plan_file)
+    out.print(f"{len(fresh)} items approved by {by.strip()} in {plan_file}", highlight=False, soft_wrap=True)
+
+
+@cleanup_app.command("apply")
+@handle_errors
+def cleanup_apply(
+    plan_file: Annotated[Path, typer.Option("--plan", help="an approved plan")],
+    execute: Annotated[
+        bool, typer.Option("--execute", help="really act (default: dry run: check and report, change nothing)")
+    ] = False,
+    endpoint_url: Annotated[str | None, typer.Option(help="endpoint for every AWS service (e.g. moto)")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write the decisions to a file")] = None,
+) -> None:
+    """Act on the approved items of a plan, within \\[cleanup] max_actions, max_monthly_cost and
+    rate_per_second; a dry run unless `--execute`.
+
+    The plan is refused when edited, stale (plan_max_age_hours), from another warehouse, or listing a
+    protected resource. Each approved item is re-checked right before acting and skipped when it
+    changed (attached again, tags changed, gone). A volume is snapshotted before it is deleted. Every
+    decision goes to the audit log (cleanup_audit), and what was deleted to cleanup_rollback. Exits 1
+    when an action failed (the run stops there).
+
+    Example: `spendscope cleanup apply --plan plan.json --execute`
+    """
+    from spendscope.exporters.cleanup.verify import read_plan_file, verify_plan
+    from spendscope.remediation.apply import apply_plan
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    plan = read_plan_file(plan_file)
+    settings = state.settings.cleanup
+    user = _user()
+    conn = state.connect()
+    try:
+        verified = verify_plan(conn, plan, settings, now=datetime.now(UTC), source=str(plan_file), actor=user)
+        result = apply_plan(conn, verified, settings, execute=execute, actor=user, endpoint_url=endpoint_url)
+    finally:
+        conn.close()
+    frame = pl.DataFrame(
+        [
+            {
+                "resource_id": d.item.resource_id,
+                "action": d.item.action,
+                "decision": d.decision,
+                "reason": d.reason,
+                "snapshot_id": d.snapshot_id,
+                "item_id": d.item.id,
+            }
+            for d in result.decisions
+        ],
+        schema={c: pl.String for c in ("resource_id", "action", "decision", "reason", "snapshot_id", "item_id")},
+    )
+    if fmt == "table":
+        frame = (
+            frame.filter(pl.col("decision") != "skipped")
+            .vstack(frame.filter(pl.col("decision") == "skipped").head(20))
+            .drop("item_id")
+        )
+    mode = "executed" if execute else "dry run (nothing changed; add --execute to act)"
+    kinds = ("would_act", "acted", "skipped", "failed")
+    counts = ", ".join(f"{k} {sum(d.decision == k for d in result.decisions)}" for k in kinds)
+    write_frame(frame, fmt, out_file, title=f"cleanup apply {result.apply_id}: {mode}; {counts}")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@tickets_app.command("sync")
+@handle_errors
+def tickets_sync(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="show what would be done; no call, nothing stored")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+) -> None:
+    """Open, update or close one ticket per owner (or per account without one) listing its orphaned
+    resources and their monthly waste, in every sink of \\[tickets] (Jira, GitHub, ServiceNow, webhook).
+
+    An open ticket is updated with a comment saying what changed instead of a new ticket; a ticket
+    whose orphans are all gone is closed with a note. At most \\[tickets] max_per_run operations per
+    sync; the rest wait for the next one.
+
+    Example: `spendscope tickets sync --dry-run`
+    """
+    from spendscope.exporters.tickets.sync import sync_tickets
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
+    s = state.settings
+    conn = state.connect()
+    try:
+        actions = sync_tickets(
+            conn, s.tickets, cleanup=s.cleanup, now=datetime.now(UTC), allocation=s.allocation, dry_run=dry_run
+        )
+    finally:
+        conn.close()
+    frame = pl.DataFrame(
+        [
+            {
+                "sink": a.sink,
+                "group": a.group_key,
+                "action": a.action,
+                "ticket": a.url or a.external_id,
+                "detail": a.detail,
+            }
+            for a in actions
+        ],
+        schema={c: pl.String for c in ("sink", "group", "action", "ticket", "detail")},
+    )
+    write_frame(frame, fmt, None, title="tickets" + (" (dry run: nothing sent)" if dry_run else ""))
+
+
 # ---------------------------------------------------------------- run
 
 
@@ -1105,8 +1364,9 @@ def run_once(
 ) -> None:
     """Run one full cycle of what the config declares, then exit (for cron-style deployments).
 
-    Ingests every configured source (one failing source does not stop the others), then runs every
-    analysis job. Exits 1 when a source or job failed, or when --push could not reach the Pushgateway
+    Ingests every configured source (one failing source does not stop the others), runs every
+    analysis job, then pushes alerts to Alertmanager when the config's alertmanager.url is set.
+    Exits 1 when a source, job or export failed, or when --push could not reach the Pushgateway
     (the data work is kept either way; the next run retries).
 
     Example: `spendscope --config spendscope.toml run --push http://pushgateway:9091`
@@ -1133,6 +1393,8 @@ def run_once(
         table.add_row(f"analyze {job.job}", "ok", Text(job.summary))
     if result.error:
         table.add_row("analyze", "failed", Text(result.error))
+    for export in result.exports:
+        table.add_row(f"export {export.step}", "ok" if export.ok else "failed", Text(export.detail))
     out.print(table)
     if push:
         from spendscope.exporters.pushgateway import push_run_metrics
@@ -1141,6 +1403,46 @@ def run_once(
         out.print(f"pushed run metrics to {push}")
     if not result.ok:
         raise typer.Exit(1)
+
+
+# ---------------------------------------------------------------- alerts
+
+
+@alerts_app.command("push")
+@handle_errors
+def alerts_push(
+    url: Annotated[
+        str | None, typer.Option(help="Alertmanager base URL (default: the config's \\[alertmanager] url)")
+    ] = None,
+) -> None:
+    """Send the stored anomalies and budget breaches to Alertmanager's /api/v2/alerts.
+
+    Active anomalies and over / at-risk budgets fire (re-sent by every push; they expire
+    \\[alertmanager] resend_minutes after the last one); ended anomalies are sent resolved, and
+    spendscope alerts Alertmanager holds that are no longer reported are resolved. Labels: alertname,
+    severity, anomaly_id or budget/period, kind, provider, service, account, region, team, currency.
+    Reads the warehouse only; when Alertmanager cannot be reached, exits 1 and the next push retries.
+
+    Example: `spendscope alerts push --url http://alertmanager:9093`
+    """
+    from spendscope.exporters.alertmanager import push_alerts, replace_url
+
+    settings = state.settings.alertmanager
+    if url is not None:
+        settings = replace_url(settings, url)
+    s = state.settings
+    limits = WarehouseSettings(s.duckdb.memory_limit, s.duckdb.threads, s.duckdb.temp_directory)
+    conn = open_warehouse(s.warehouse, settings=limits, read_only=True)
+    try:
+        result = push_alerts(conn, settings)
+    finally:
+        conn.close()
+    out.print(
+        f"sent {result.firing} firing and {result.resolved + result.stale} resolved alerts "
+        f"({result.stale} no longer reported) to {result.url}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # ---------------------------------------------------------------- metrics
@@ -1274,7 +1576,11 @@ def anomalies(
             "start",
             "end",
             "detected_on",
-            pl.col("dimensions").str.replace_all(r'[{}"]', "").str.replace_all(",", ", ").alias("dimensions"),
+            pl.col("dimensions")  # the series' values: AWS / Amazon EC2 / 123456789012 / us-east-1
+            .str.replace_all(r'"[^"]*":', "")
+            .str.replace_all(r'[{}"]', "")
+            .str.replace_all(",", " / ")
+            .alias("series"),
             "currency",
             "expected",
             "actual",
@@ -1283,6 +1589,45 @@ def anomalies(
             top.alias("top_driver"),
         )
     write_frame(frame, fmt, out_file, title=f"{frame.height} anomalies")
+
+
+# ---------------------------------------------------------------- report
+
+
+@app.command()
+@handle_errors
+def report(
+    period: Annotated[
+        str | None, typer.Option(help="billing period YYYY-MM (default: the latest complete one in the warehouse)")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="directory for report.html, report.xlsx and costs_by_team.csv/.parquet")
+    ] = Path("report"),
+) -> None:
+    """The monthly report from the stored analysis results (run `spendscope analyze` first): one
+    self-contained HTML page (charts inline as SVG, no script, opens without network) with the executive
+    summary, spend by team / service / account / environment, cost per transaction, untagged and
+    unallocated spend, orphans, anomalies, budget burn and a reconciliation box per billing account; an
+    XLSX workbook with one sheet per section, and costs_by_team.csv / .parquet beside it.
+
+    Example: `spendscope report --period 2026-10 --out report/`
+    """
+    from spendscope.exporters.report import write_report
+
+    conn = state.connect()
+    try:
+        with err.status("writing the report"):
+            result = write_report(conn, state.settings, period=period, out_dir=out_dir)
+    finally:
+        conn.close()
+    state_note = "" if result.complete else " (month to date: usage not complete yet)"
+    table = Table(title=f"report of {result.period}{state_note}", title_justify="left")
+    table.add_column("file")
+    table.add_column("bytes", justify="right")
+    for path in result.files:
+        table.add_row(str(path), f"{path.stat().st_size:,}")
+    out.print(table)
+    out.print(f"{result.charts} charts in {result.seconds:.1f}s; open {result.html}")
 
 
 # ---------------------------------------------------------------- doctor, config, demo

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,8 +25,14 @@ from spendscope.analysis.budgets import Budget
 from spendscope.analysis.fx import CurrencySettings
 from spendscope.analysis.unit_cost import UnitCostSettings
 from spendscope.analysis.untagged import TagPolicy
+from spendscope.collectors.sources import AwsSource, AzureSource, GcpSource
 from spendscope.errors import ConfigError
+from spendscope.exporters.alertmanager import AlertmanagerSettings
+from spendscope.exporters.cleanup.settings import CleanupSettings
 from spendscope.exporters.metrics import MetricsSettings
+from spendscope.exporters.report.settings import ReportSettings
+from spendscope.exporters.tickets.settings import TicketSettings
+from spendscope.service.settings import ScheduleText, ServiceSettings
 
 DEFAULT_CONFIG_FILE = Path("spendscope.toml")
 _config_file: ContextVar[Path | None] = ContextVar("spendscope_config_file", default=None)
@@ -37,7 +43,9 @@ class _Strict(BaseModel):
 
 
 class DuckDBSettings(_Strict):
-    """Resource limits for the warehouse's DuckDB. Unset keeps DuckDB's defaults (80 % of RAM)."""
+    """Resource limits for the warehouse's DuckDB. Unset keeps DuckDB's defaults (80 % of RAM). A load unit
+    is checked inside its transaction, where DuckDB keeps the uncommitted rows in memory: a memory_limit
+    below about 2 GB per 10 M rows makes such a load fail (cleanly) with an out-of-memory error."""
 
     memory_limit: str | None = Field(default=None, description="e.g. '2GB'")
     threads: int | None = Field(default=None, ge=1)
@@ -57,11 +65,29 @@ class FocusSource(_Strict):
     name: str
     collector: Literal["focus"] = "focus"
     paths: list[str]
-    schedule: str | None = Field(default=None, description="cron expression for `spendscope serve`")
+    schedule: ScheduleText | None = Field(
+        default=None, description="'every 1h' or a cron expression (UTC) for `spendscope serve`"
+    )
 
 
-# One source kind so far; the provider issues turn this into a union discriminated by `collector`.
-SourceConfig = FocusSource
+def _source_kind(value: Any) -> str:
+    """The `collector` of a [[sources]] entry; FOCUS files when it is left out."""
+    found = value.get("collector", "focus") if isinstance(value, dict) else getattr(value, "collector", "focus")
+    return str(found)
+
+
+SourceConfig = Annotated[
+    Annotated[FocusSource, Tag("focus")]
+    | Annotated[AwsSource, Tag("aws")]
+    | Annotated[AzureSource, Tag("azure")]
+    | Annotated[GcpSource, Tag("gcp")],
+    Discriminator(
+        _source_kind,
+        custom_error_type="unknown_collector",
+        custom_error_message="collector must be focus (the default), aws, azure or gcp",
+    ),
+]
+"""A [[sources]] entry, by `collector`: focus (default), aws, azure or gcp (pipeline.sources_from_config)."""
 
 
 class Settings(BaseSettings):
@@ -85,10 +111,27 @@ class Settings(BaseSettings):
         default_factory=CurrencySettings, description="optional reporting currency and its FX rates CSV"
     )
     metrics: MetricsSettings = Field(default_factory=MetricsSettings, description="the Prometheus metrics exporter")
+    alertmanager: AlertmanagerSettings = Field(
+        default_factory=AlertmanagerSettings, description="Alertmanager alerts for anomalies and budget breaches"
+    )
     anomalies: AnomalySettings = Field(
         default_factory=AnomalySettings, description="spend anomaly detection: money and relative floors, band"
     )
-    api_token: SecretStr | None = Field(default=None, description="bearer token for the HTTP API (later issues)")
+    report: ReportSettings = Field(
+        default_factory=ReportSettings, description="the monthly report: series per chart, rows per table"
+    )
+    service: ServiceSettings = Field(
+        default_factory=ServiceSettings, description="`spendscope serve`: listen address, job schedules, shutdown"
+    )
+    cleanup: CleanupSettings = Field(
+        default_factory=CleanupSettings, description="orphan cleanup plans: protections, caps and pace of apply"
+    )
+    tickets: TicketSettings = Field(
+        default_factory=TicketSettings, description="a ticket per owner for orphans: Jira, GitHub, ServiceNow, webhook"
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="bearer token the HTTP API of `spendscope serve` requires (unset: no auth)"
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -164,7 +207,12 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "budgets": Budget,
     "unit_cost": UnitCostSettings,
     "metrics": MetricsSettings,
+    "alertmanager": AlertmanagerSettings,
     "anomalies": AnomalySettings,
+    "report": ReportSettings,
+    "cleanup": CleanupSettings,
+    "tickets": TicketSettings,
+    "service": ServiceSettings,
 }
 
 

@@ -178,8 +178,8 @@ def run_demo(
         f"  {wh} commitments\n"
         f"  {wh} export focus --period {period} --out focus-{period}.parquet\n"
         f"  {wh} metrics serve        # live Prometheus metrics on http://127.0.0.1:9464/metrics\n"
-        f"  {exe} serve   # the scheduler and HTTP API arrive with the service issue (#11); until then\n"
-        "                     # `metrics serve` above serves the metrics\n",
+        f"  {wh} serve                # or run it all unattended: scheduled jobs, the JSON API on\n"
+        "                     # http://127.0.0.1:8484/api/v1/costs?group_by=team, /metrics, /readyz\n",
         highlight=False,
         soft_wrap=True,
     )

@@ -8,8 +8,9 @@ from pathlib import Path
 import duckdb
 
 from spendscope.collectors import BillingSource
-from spendscope.config import SourceConfig
-from spendscope.errors import SpendscopeError
+from spendscope.collectors.sources import AwsSource, AzureSource
+from spendscope.config import AzureSettings, FocusSource, SourceConfig
+from spendscope.errors import ConfigError, SpendscopeError
 from spendscope.warehouse.files import SourceFile, describe_files, known_checksums
 from spendscope.warehouse.load import (
     LoadResult,
@@ -75,6 +76,39 @@ def _ingest(
 
 
 def source_from_config(cfg: SourceConfig) -> BillingSource:
+    """The collector of a FOCUS-files entry (the other kinds can be several sources: see sources_from_config)."""
     from spendscope.collectors.focus import FocusFiles
 
+    if not isinstance(cfg, FocusSource):
+        raise ConfigError(f"source {cfg.name!r} is a {cfg.collector} source; use sources_from_config")
     return FocusFiles(cfg.paths, source=cfg.name)
+
+
+def sources_from_config(
+    conn: duckdb.DuckDBPyConnection, cfg: SourceConfig, *, azure: AzureSettings | None = None
+) -> list[BillingSource]:
+    """The billing sources of one [[sources]] entry, built as `spendscope ingest focus|aws|azure|gcp` builds them.
+
+    An aws, azure or gcp location can hold several reports, scopes or tables: one ledger source each.
+    Listing them is a cloud call (CollectorError, Throttled, CredentialsExpired name it). ``conn`` gives the
+    BigQuery reader its cursor (collector_state); ``azure`` holds the Blob connection string for az:// URLs.
+    """
+    if isinstance(cfg, FocusSource):
+        return [source_from_config(cfg)]
+    if isinstance(cfg, AwsSource):
+        from spendscope.collectors.aws.s3 import aws_sources
+
+        return list(aws_sources(cfg.location, endpoint_url=cfg.endpoint_url, period=cfg.period))
+    if isinstance(cfg, AzureSource):
+        from spendscope.collectors.azure.exports import azure_sources
+
+        secret = azure.connection_string if azure else None
+        return list(
+            azure_sources(
+                cfg.location, period=cfg.period, connection_string=secret.get_secret_value() if secret else None
+            )
+        )
+    from spendscope.collectors.gcp.billing import gcp_sources
+    from spendscope.warehouse.load import collector_state
+
+    return list(gcp_sources(cfg.location, period=cfg.period, cursor=lambda name: collector_state(conn, name)))

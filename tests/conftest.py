@@ -122,7 +122,7 @@ def rows(n: int, **overrides: Any) -> list[dict[str, Any]]:
 def write_csv(path: Path, data: list[dict[str, Any]], *, null: str = "", gz: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     opener = gzip.open if gz else open
-    with opener(path, "wt", newline="", encoding="utf-8") as fh:  # type: ignore[operator]
+    with opener(path, "wt", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(data[0]))
         writer.writeheader()
         for row in data:
@@ -178,4 +178,5 @@ pytest_plugins = [
     "tests.servers.bigquery",
     "tests.servers.prometheus",
     "tests.servers.pushgateway",
+    "tests.servers.alertmanager",
 ]

@@ -20,7 +20,16 @@ def test_demo_builds_the_warehouse_and_says_where_to_look(tmp_path: Path) -> Non
     assert first.returncode == 0, first.stderr
     warehouse = demo_dir / "warehouse.duckdb"
     assert warehouse.is_file()
-    for expected in ("by provider", "top services", "by team", str(warehouse), "spendscope serve", "costs --by"):
+    expected_lines = (
+        "by provider",
+        "top services",
+        "by team",
+        str(warehouse),
+        "metrics serve",
+        " serve ",
+        "costs --by",
+    )
+    for expected in expected_lines:
         assert expected in first.stdout, expected
     # The warehouse holds exactly the generated files' rows and money (independent read of the files).
     files = [str(p) for p in sorted((demo_dir / "data" / "focus").rglob("*.parquet"))]

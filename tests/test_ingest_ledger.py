@@ -137,7 +137,7 @@ def test_every_collector_run_is_recorded_for_freshness(wh: duckdb.DuckDBPyConnec
     bad = tmp_path / "bad" / "bill.csv"
     bad.parent.mkdir()
     bad.write_text("BilledCost,BillingCurrency\nnot-a-number,USD\n")
-    with pytest.raises(Exception, match="bill.csv"):
+    with pytest.raises(Exception, match=r"bill\.csv"):
         ingest(wh, FocusFiles([str(bad)], source="t"))
     runs = wh.execute(
         "SELECT source, status, rows, error IS NULL, finished_at >= started_at FROM collector_runs ORDER BY started_at"

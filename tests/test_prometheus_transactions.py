@@ -137,7 +137,7 @@ def test_cli_ingest_prometheus_then_unit_cost_matches_hand_values(prometheus: st
     assert len(hours) == 26
 
     def at(h: int) -> tuple[Any, ...]:
-        row = hours[str(_hour(h))]
+        row = hours[_hour(h).isoformat()]
         cpt = row["cost_per_transaction"]
         return (
             None if row["cost"] is None else D(str(row["cost"])),

@@ -68,7 +68,9 @@ def open_warehouse(
     target = str(path)
     if target != ":memory:":
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-    config: dict[str, str | int | bool] = {}
+    # Row order of a table is never relied on (every reader orders what it shows); not preserving it lets
+    # DuckDB stream large inserts instead of buffering them, so memory_limit bounds an ingest's memory.
+    config: dict[str, str | int | bool] = {"preserve_insertion_order": False}
     settings = settings or WarehouseSettings()
     if settings.memory_limit:
         config["memory_limit"] = settings.memory_limit
@@ -97,6 +99,18 @@ def open_warehouse(
         conn.close()
         raise
     return conn
+
+
+def cursor(conn: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A new connection to the same open database, set up as ``open_warehouse`` sets up its own (UTC, macros).
+
+    One per thread: a long-running process that owns the file (`spendscope serve`) gives each job and each
+    request its own cursor, since DuckDB lets no other process open the file meanwhile. Close it when done.
+    """
+    cur = conn.cursor()
+    cur.execute("SET TimeZone = 'UTC'")
+    _macros(cur)
+    return cur
 
 
 def _macros(conn: duckdb.DuckDBPyConnection) -> None:

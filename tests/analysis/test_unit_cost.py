@@ -405,8 +405,8 @@ def test_cli_unit_cost_json_contract(tmp_path: Path) -> None:
     }
     # Default window: day. a: 3.00 over 0 requests → null unit cost; b: never billed.
     assert [(r["service"], r["window_start"], r["window_end"], r["cost"], r["currency"]) for r in data] == [
-        ("a", "2026-10-05 00:00:00+00:00", "2026-10-06 00:00:00+00:00", 3.0, "USD"),
-        ("b", "2026-10-06 00:00:00+00:00", "2026-10-07 00:00:00+00:00", None, None),
+        ("a", "2026-10-05T00:00:00+00:00", "2026-10-06T00:00:00+00:00", 3.0, "USD"),
+        ("b", "2026-10-06T00:00:00+00:00", "2026-10-07T00:00:00+00:00", None, None),
     ]
     assert [(r["transactions"], r["cost_per_transaction"], r["status"]) for r in data] == [
         (0.0, None, "partial_traffic"),
@@ -428,7 +428,7 @@ def test_cli_unit_cost_json_contract(tmp_path: Path) -> None:
             "json",
         ],
     )
-    assert [(r["window_start"], r["status"]) for r in json.loads(hours.stdout)] == [("2026-10-05 00:00:00+00:00", "ok")]
+    assert [(r["window_start"], r["status"]) for r in json.loads(hours.stdout)] == [("2026-10-05T00:00:00+00:00", "ok")]
     assert (
         json.loads(
             runner.invoke(app, ["--warehouse", str(wh), "unit-cost", "--to", "2026-10-05", "--format", "json"]).stdout

@@ -228,6 +228,7 @@ def metrics_server(demo_warehouse: Path) -> Iterator[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
     def ready() -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as response:
             return bool(response.status == 200)
