@@ -30,7 +30,11 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("pushgateway") / "pushgateway.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(
-            [binary, f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"], stdout=log, stderr=subprocess.STDOUT
+            # Debian's build persists to /var/lib/prometheus/pushgateway.data by default, shared by every
+            # instance: an empty persistence file keeps this one's metrics in memory only.
+            [binary, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file=", "--log.level=warn"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:
