@@ -27,6 +27,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from spendscope.errors import BadData, CollectorError, CredentialsExpired, Throttled
+from spendscope.http import retrying_session
 
 if TYPE_CHECKING:  # requests is imported where a request is made: the config model loads with every command
     import requests
@@ -120,32 +121,16 @@ class PrometheusTransactions:
         self._session = session or self._new_session()
 
     def _new_session(self) -> requests.Session:
-        import requests
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
-
         cfg = self.config
-        retry = Retry(
-            total=cfg.retries,
-            connect=cfg.retries,
-            read=cfg.retries,
-            status=cfg.retries,
-            other=0,
-            backoff_factor=cfg.backoff_s,
-            status_forcelist=_RETRY_STATUSES,
-            allowed_methods=frozenset({"GET"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,
+        return retrying_session(
+            retries=cfg.retries,
+            backoff_s=cfg.backoff_s,
+            statuses=_RETRY_STATUSES,
+            methods=("GET",),
+            token=cfg.token,
+            username=cfg.username,
+            password=cfg.password,
         )
-        session = requests.Session()
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
-        session.trust_env = False  # no proxy or netrc credentials picked up behind the config's back
-        if cfg.token is not None:
-            session.headers["Authorization"] = f"Bearer {cfg.token.get_secret_value()}"
-        elif cfg.username is not None and cfg.password is not None:
-            session.auth = (cfg.username, cfg.password.get_secret_value())
-        return session
 
     def close(self) -> None:
         self._session.close()

@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from spendscope import sql
 from spendscope.collectors.prometheus import redact_url
 from spendscope.errors import ConfigError, ExporterError
+from spendscope.http import retrying_session
 
 if TYPE_CHECKING:  # requests is imported where a request is made: the config model loads with every command
     import requests
@@ -354,32 +355,16 @@ class _Client:
         self.session = self._new_session()
 
     def _new_session(self) -> requests.Session:
-        import requests
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
-
         cfg = self.settings
-        retry = Retry(
-            total=cfg.retries,
-            connect=cfg.retries,
-            read=cfg.retries,
-            status=cfg.retries,
-            other=0,
-            backoff_factor=cfg.backoff_s,
-            status_forcelist=_RETRY_STATUSES,
-            allowed_methods=frozenset({"GET", "POST"}),  # re-posting the same alerts is idempotent
-            respect_retry_after_header=True,
-            raise_on_status=False,
+        return retrying_session(
+            retries=cfg.retries,
+            backoff_s=cfg.backoff_s,
+            statuses=_RETRY_STATUSES,
+            methods=("GET", "POST"),  # re-posting the same alerts is idempotent
+            token=cfg.token,
+            username=cfg.username,
+            password=cfg.password,
         )
-        session = requests.Session()
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
-        session.trust_env = False  # no proxy or netrc credentials picked up behind the config's back
-        if cfg.token is not None:
-            session.headers["Authorization"] = f"Bearer {cfg.token.get_secret_value()}"
-        elif cfg.username is not None and cfg.password is not None:
-            session.auth = (cfg.username, cfg.password.get_secret_value())
-        return session
 
     def active(self) -> list[dict[str, Any]]:
         """spendscope's alerts that Alertmanager holds active (silenced and inhibited included)."""

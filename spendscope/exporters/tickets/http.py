@@ -18,12 +18,11 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from spendscope.errors import ExporterError
 from spendscope.exporters.tickets.content import TicketGroup
 from spendscope.exporters.tickets.settings import TicketSettings
+from spendscope.http import retrying_session
 
 __all__ = ["Created", "HttpSink", "TicketSink", "host_only"]
 
@@ -71,23 +70,14 @@ class HttpSink:
         self.session = session or self._new_session()
 
     def _new_session(self) -> requests.Session:
-        n = self._settings.retries
-        retry = Retry(
-            total=n,
-            connect=n if self.retry_connect else 0,
-            read=0,
-            status=n,
-            other=0,
-            backoff_factor=self._settings.backoff_s,
-            status_forcelist=(429,),
-            allowed_methods=None,  # every method: a 429 was not processed
-            respect_retry_after_header=True,
-            raise_on_status=False,
+        session = retrying_session(
+            retries=self._settings.retries,
+            backoff_s=self._settings.backoff_s,
+            statuses=(429,),
+            methods=None,  # every method: a 429 was not processed
+            retry_connect=self.retry_connect,
+            retry_read=False,
         )
-        session = requests.Session()
-        session.mount("http://", HTTPAdapter(max_retries=retry))
-        session.mount("https://", HTTPAdapter(max_retries=retry))
-        session.trust_env = False  # no proxy or netrc credentials behind the config's back
         session.headers["User-Agent"] = "spendscope"
         return session
 
