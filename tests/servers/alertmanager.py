@@ -11,22 +11,16 @@ test-deps`` installs it), except under CI=true where that fails.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.servers import free_port
+from tests.servers import binary_or_skip, free_port, stop, wait_ready
 
 CONFIG = """\
 route:
@@ -60,13 +54,7 @@ class Alertmanager:
 
 
 def _binary() -> str:
-    found = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if found:
-        return found
-    reason = "prometheus-alertmanager is not installed: run `make test-deps` (Debian package prometheus-alertmanager)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    return binary_or_skip("prometheus-alertmanager", "alertmanager", package="prometheus-alertmanager")
 
 
 def _webhook(received: list[dict[str, Any]]) -> ThreadingHTTPServer:
@@ -110,28 +98,9 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Alertmana
         )
         try:
             url = f"http://127.0.0.1:{port}"
-            _wait_ready(url, proc, log_path)
+            wait_ready(f"{url}/-/ready", proc, log_path, what="alertmanager", timeout=30)
             yield Alertmanager(url, received)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)
             hook.shutdown()
             hook.server_close()
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"alertmanager did not become ready: {log.read_text()[-2000:]}")
-        time.sleep(0.1)

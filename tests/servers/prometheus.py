@@ -11,32 +11,20 @@ installs them), except under CI=true where that fails.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import IO
 
 import pytest
 
-from tests.servers import free_port
+from tests.servers import binary_or_skip, free_port, stop, wait_ready
 
 CONFIG = "global:\n  scrape_interval: 1m\n  evaluation_interval: 1m\n"
 """No scrape targets: the backfilled blocks are the only data."""
 
 
 def _binaries() -> tuple[str, str]:
-    promtool, prometheus = shutil.which("promtool"), shutil.which("prometheus")
-    if promtool and prometheus:
-        return promtool, prometheus
-    reason = "prometheus/promtool are not installed: run `make test-deps` (Debian package prometheus)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    return binary_or_skip("promtool", package="prometheus"), binary_or_skip("prometheus", package="prometheus")
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +66,7 @@ def prometheus_tsdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, proc, log_path)
+        wait_ready(f"{url}/-/ready", proc, log_path, what="prometheus")
         running[openmetrics] = url
         return url
 
@@ -86,28 +74,9 @@ def prometheus_tsdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
         yield start
     finally:
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)
         for log in logs:
             log.close()
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"prometheus did not become ready: {log.read_text()[-2000:]}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -144,18 +113,13 @@ def prometheus_scraper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cal
         )
         procs.append(proc)
         url = f"http://127.0.0.1:{port}"
-        _wait_ready(url, proc, log_path)
+        wait_ready(f"{url}/-/ready", proc, log_path, what="prometheus")
         return url
 
     try:
         yield start
     finally:
         for proc in procs:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+            stop(proc)
         for log in logs:
             log.close()

@@ -5,27 +5,17 @@ Skipped when the binary is absent (``make test-deps`` installs it), except under
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import free_port
+from tests.servers import binary_or_skip, free_port, stop, wait_ready
 
 
 @pytest.fixture(scope="session")
 def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus-pushgateway")
-    if binary is None:
-        reason = "prometheus-pushgateway is not installed: run `make test-deps` (Debian package)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+    binary = binary_or_skip("prometheus-pushgateway", package="prometheus-pushgateway")
     port = free_port()
     log_path = tmp_path_factory.mktemp("pushgateway") / "pushgateway.log"
     with log_path.open("w") as log:
@@ -38,18 +28,7 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                        if response.status == 200:
-                            break
-                except (urllib.error.URLError, ConnectionError):
-                    pass
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"pushgateway did not become ready: {log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
+            wait_ready(f"{url}/-/ready", proc, log_path, what="pushgateway", timeout=30)
             yield url
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            stop(proc)
