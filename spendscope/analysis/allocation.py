@@ -348,8 +348,7 @@ def run_allocation(
     rates the latest ``fx.run_fx`` stored (null without a reporting currency; a missing rate fails
     the run with a ConfigError).
     """
-    run_id = analysis_runs.start_run(conn)
-    try:
+    with analysis_runs.recorded_run(conn) as run_id:
         daily = daily_costs(conn, rules, period=period)
         rows = allocate(daily.lazy(), rules).collect()
         periods = None if period is None else [period_start(period)]
@@ -361,12 +360,6 @@ def run_allocation(
             money_cols=["BilledCost", "EffectiveCost"],
         )
         analysis_runs.replace_allocated_daily(conn, stored, run_id=run_id, periods=periods)
-    except BaseException as exc:
-        analysis_runs.fail_run(
-            conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
-        raise
-    analysis_runs.finish_run(conn, run_id)
     totals, shares = summarize(rows, unallocated=rules.unallocated)
     found = sorted({p for p in rows["billing_period_start"].drop_nulls().to_list()})
     log.info("allocation run_id=%d period=%s rows=%d", run_id, period or "all", rows.height)

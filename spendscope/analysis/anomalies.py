@@ -263,8 +263,7 @@ def run_anomalies(
     and is recorded as failed. Run the allocation first for team series.
     """
     now = now or datetime.now(UTC)
-    run_id = analysis_runs.start_run(conn)
-    try:
+    with analysis_runs.recorded_run(conn) as run_id:
         frame = find_anomalies(conn, settings, period=period, now=now)
         conn.register(_FRAME, frame.to_arrow())
         try:
@@ -276,12 +275,6 @@ def run_anomalies(
             scope += " AND date_trunc('month', CAST(details->>'start' AS DATE)) = $month"
             params = {"month": period_start(period).date()}
         analysis_runs.replace_results(conn, "findings", rows, run_id=run_id, scope=scope, params=params)
-    except BaseException as exc:
-        analysis_runs.fail_run(
-            conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
-        raise
-    analysis_runs.finish_run(conn, run_id)
     log.info("anomalies run_id=%d period=%s found=%d", run_id, period or "all", frame.height)
     return AnomalyRun(run_id, frame)
 

@@ -235,8 +235,7 @@ def run_commitments(conn: duckdb.DuckDBPyConnection, *, period: str | None = Non
     one transaction; the run is recorded in ``analysis_runs`` (failed runs too). Reporting columns use
     the rates of the latest ``fx.run_fx`` (null when no reporting currency is stored).
     """
-    run_id = analysis_runs.start_run(conn)
-    try:
+    with analysis_runs.recorded_run(conn) as run_id:
         start = period_start(period) if period else None
         params = {"period_start": start}
         parts = conn.execute(sql.load("analysis/commitments_utilization"), params).pl()
@@ -254,12 +253,6 @@ def run_commitments(conn: duckdb.DuckDBPyConnection, *, period: str | None = Non
             scope=scope,
             params={"start": start} if start is not None else None,
         )
-    except BaseException as exc:
-        analysis_runs.fail_run(
-            conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
-        raise
-    analysis_runs.finish_run(conn, run_id)
     log.info(
         "commitments run_id=%d period=%s commitments=%d coverage_rows=%d",
         run_id,

@@ -307,12 +307,10 @@ def run_forecast(
     scopes are forecast even when not in ``scopes``. Replaces the ``forecasts`` rows of the same
     (made_on, period), then every ``budget_status`` row, each in one transaction, under one run.
     """
-    run_id = analysis_runs.start_run(conn)
-    try:
+    with analysis_runs.recorded_run(conn) as run_id:
         made_on, month = _dates(conn, as_of, period)
         if made_on is None or month is None:
             log.info("forecast run_id=%d nothing to forecast (allocated_daily is empty)", run_id)
-            analysis_runs.finish_run(conn, run_id)
             empty = pl.DataFrame(schema=FORECAST_COLUMNS), pl.DataFrame(schema=BUDGET_COLUMNS)
             return ForecastResult(run_id, None, None, *empty)
         budgets = effective_budgets(settings.budgets, month)
@@ -333,12 +331,6 @@ def run_forecast(
             params={"made_on": made_on, "period": month},
         )
         analysis_runs.replace_results(conn, "budget_status", status, run_id=run_id)
-    except BaseException as exc:
-        analysis_runs.fail_run(
-            conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
-        raise
-    analysis_runs.finish_run(conn, run_id)
     log.info(
         "forecast run_id=%d made_on=%s period=%s forecasts=%d budgets=%d",
         run_id,

@@ -235,8 +235,7 @@ def run_fx(conn: duckdb.DuckDBPyConnection, settings: CurrencySettings) -> Repor
     Run before the jobs that convert (allocation, commitments). Without a reporting currency the
     table is emptied, and their reporting columns are null. Returns what was stored.
     """
-    run_id = analysis_runs.start_run(conn)
-    try:
+    with analysis_runs.recorded_run(conn) as run_id:
         reporting = load_reporting(settings)
         frame = pl.DataFrame(schema={"reporting_currency": pl.String, **dict(_RATES_SCHEMA), "source": pl.String})
         if reporting is not None:
@@ -249,12 +248,6 @@ def run_fx(conn: duckdb.DuckDBPyConnection, settings: CurrencySettings) -> Repor
                 pl.lit(reporting.source).alias("source"),
             )
         analysis_runs.replace_results(conn, "fx_rates", frame, run_id=run_id)
-    except BaseException as exc:
-        analysis_runs.fail_run(
-            conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
-        raise
-    analysis_runs.finish_run(conn, run_id)
     log.info("fx run_id=%d reporting=%s rates=%d", run_id, settings.reporting, frame.height)
     return reporting
 

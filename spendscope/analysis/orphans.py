@@ -298,8 +298,7 @@ def run_orphans(
     first_seen is kept for fingerprints found before; last_seen is ``now``. Returns the number of
     findings written. A failed run leaves the previous findings and is recorded as failed.
     """
-    run_id = analysis_runs.start_run(conn)
-    try:
+    with analysis_runs.recorded_run(conn) as run_id:
         frame = find_orphans(conn, now=now, min_age_days=min_age_days, stopped_days=stopped_days)
         conn.register(_FRAME, frame.to_arrow())
         try:
@@ -308,11 +307,5 @@ def run_orphans(
                 conn.execute(sql.load("analysis/orphans_findings_delete"), {"run_id": run_id})
         finally:
             conn.unregister(_FRAME)
-    except BaseException as exc:
-        analysis_runs.fail_run(
-            conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
-        raise
-    analysis_runs.finish_run(conn, run_id)
     log.info("orphans run_id=%d findings=%d", run_id, frame.height)
     return frame.height

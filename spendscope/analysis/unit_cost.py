@@ -292,8 +292,7 @@ def run_unit_costs(
     Idempotent: a rerun replaces the ``unit_costs`` rows whose window starts in that month (every
     row when period is None) in one transaction, under one analysis run (failed runs recorded too).
     """
-    run_id = analysis_runs.start_run(conn)
-    try:
+    with analysis_runs.recorded_run(conn) as run_id:
         start, end = _month_range(period)
         hourly = service_hourly_costs(hourly_costs(conn, settings, start=start, end=end).lazy(), settings)
         tx = conn.execute(
@@ -310,12 +309,6 @@ def run_unit_costs(
         analysis_runs.replace_results(
             conn, "unit_costs", rows, run_id=run_id, scope=scope, params={"start": start, "end": end} if start else None
         )
-    except BaseException as exc:
-        analysis_runs.fail_run(
-            conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
-        raise
-    analysis_runs.finish_run(conn, run_id)
     statuses = dict(rows.group_by("status").len().sort("status").iter_rows())
     log.info("unit_costs run_id=%d period=%s rows=%d statuses=%s", run_id, period or "all", rows.height, statuses)
     return UnitCostResult(run_id, rows, statuses)

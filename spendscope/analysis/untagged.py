@@ -275,8 +275,7 @@ def run_untagged(
     when period is None) in one transaction, under one analysis run. Returns (run_id,
     untagged_daily rows written).
     """
-    run_id = analysis_runs.start_run(conn)
-    try:
+    with analysis_runs.recorded_run(conn) as run_id:
         daily, resources = stored_frames(_scan(conn, policy, period).lazy(), policy, top_n=top_n)
         scope: str = "TRUE"
         params: dict[str, object] = {}
@@ -284,11 +283,5 @@ def run_untagged(
             scope, params = "billing_period_start = $p", {"p": period_start(period)}
         frames = {"untagged_daily": daily, "untagged_resources": resources}
         analysis_runs.replace_tables(conn, frames, run_id=run_id, scope=scope, params=params)
-    except BaseException as exc:
-        analysis_runs.fail_run(
-            conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        )
-        raise
-    analysis_runs.finish_run(conn, run_id)
     log.info("untagged run_id=%d period=%s rows=%d", run_id, period or "all", daily.height)
     return run_id, daily

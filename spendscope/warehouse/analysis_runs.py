@@ -8,7 +8,8 @@ transaction, so readers see either the old rows or the new ones, never a mix.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 
 import duckdb
@@ -18,7 +19,15 @@ from spendscope import sql
 from spendscope.errors import WarehouseError
 from spendscope.warehouse.db import transaction
 
-__all__ = ["fail_run", "finish_run", "replace_allocated_daily", "replace_results", "replace_tables", "start_run"]
+__all__ = [
+    "fail_run",
+    "finish_run",
+    "recorded_run",
+    "replace_allocated_daily",
+    "replace_results",
+    "replace_tables",
+    "start_run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,19 @@ def fail_run(conn: duckdb.DuckDBPyConnection, run_id: int, *, error: str) -> Non
         "UPDATE analysis_runs SET status = 'failed', finished_at = now(), error = $e WHERE run_id = $id",
         {"id": run_id, "e": error[:500]},
     )
+
+
+@contextmanager
+def recorded_run(conn: duckdb.DuckDBPyConnection) -> Iterator[int]:
+    """``with recorded_run(conn) as run_id:`` — the run is started, then finished, or failed with a one-line
+    error (the exception's type and first line; no secrets: exception text only) and the exception re-raised."""
+    run_id = start_run(conn)
+    try:
+        yield run_id
+    except BaseException as exc:
+        fail_run(conn, run_id, error=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        raise
+    finish_run(conn, run_id)
 
 
 def replace_allocated_daily(
