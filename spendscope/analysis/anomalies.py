@@ -30,7 +30,14 @@ import duckdb
 import polars as pl
 
 from spendscope import sql
-from spendscope.analysis.anomaly_detect import KINDS, AnomalyKind, AnomalySettings, SeriesKind, detect
+from spendscope.analysis.anomaly_detect import (
+    DETECTION_COLUMNS,
+    KINDS,
+    AnomalyKind,
+    AnomalySettings,
+    SeriesKind,
+    detect,
+)
 from spendscope.analysis.anomaly_drivers import DRIVER, rank_drivers
 from spendscope.exporters.focus_file import period_start
 from spendscope.warehouse import analysis_runs
@@ -71,19 +78,7 @@ ANOMALY_COLUMNS = [
     "provider",
     "account_id",
     "region",
-    "kind",
-    "start",
-    "end",
-    "detected_on",
-    "last_day",
-    "expected",
-    "actual",
-    "impact",
-    "relative_change",
-    "currency",
-    "severity",
-    "flagged_days",
-    "recurring_days",
+    *DETECTION_COLUMNS,
     "drivers",
 ]
 """Columns of ``find_anomalies``: one row per anomaly; ``dimensions`` is a JSON object (string)."""
