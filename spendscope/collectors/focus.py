@@ -20,7 +20,7 @@ import duckdb
 
 from spendscope.collectors import COLLECTORS, Describe
 from spendscope.errors import BadData, CollectorError, SchemaMismatch, SpendscopeError
-from spendscope.fileformats import diagnose_casts, file_format, reader_sql
+from spendscope.fileformats import check_gzip, diagnose_casts, file_format, reader_sql
 from spendscope.focus import (
     COLUMNS_BY_NAME,
     DECIMAL_SQL,
@@ -123,6 +123,17 @@ def _describe(conn: duckdb.DuckDBPyConnection, path: str, fmt: str) -> list[tupl
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
+_FOCUS_LOWER = {name.lower() for name in COLUMNS_BY_NAME}
+
+
+def _duplicate_of(name: str, columns: list[tuple[str, str]]) -> str | None:
+    """The file column that ``name`` repeats when DuckDB renamed a duplicated FOCUS header to ``<name>_<n>``."""
+    base, sep, n = name.rpartition("_")
+    if not sep or not n.isdigit() or base.lower() not in _FOCUS_LOWER:
+        return None
+    return next((raw for raw, _ in columns if raw.lstrip("\ufeff").strip().lower() == base.lower()), None)
+
+
 def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
@@ -131,6 +142,8 @@ def plan_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, *, period: str 
     """Map one file's columns to the warehouse and build its SELECT (see module doc)."""
     path = Path(file.path)
     fmt = file_format(path)
+    if fmt == "csv":
+        check_gzip(path)
     columns = _describe(conn, file.path, fmt)
     if not columns:
         raise SchemaMismatch("file has no columns", source=file.path)
@@ -144,7 +157,10 @@ def plan_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, *, period: str 
     for raw_name, duck_type in columns:
         clean = raw_name.lstrip("\ufeff").strip()
         focus_name = clean if clean in COLUMNS_BY_NAME else lookup.get(clean.lower())
-        if focus_name and focus_name not in mapped:
+        repeated = mapped[focus_name][0] if focus_name in mapped else _duplicate_of(clean, columns)
+        if repeated is not None:  # two columns for one FOCUS field: loading either could be the wrong bill
+            raise SchemaMismatch(f"column {raw_name!r} repeats {repeated!r}: ambiguous", source=file.path)
+        if focus_name:
             mapped[focus_name] = (raw_name, duck_type)
             if raw_name != focus_name:
                 renamed[raw_name] = focus_name

@@ -98,7 +98,15 @@ def _s3_errors(call: str, uri: str) -> Iterator[None]:
         message = f"{call} {uri}: {code}: {err.get('Message', '')}".rstrip(": ")
         if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidToken"):
             raise CredentialsExpired(message + " (refresh the AWS credentials)") from None
-        if code in ("SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded", "503"):
+        if code in (
+            "SlowDown",
+            "Throttling",
+            "ThrottlingException",
+            "RequestLimitExceeded",
+            "TooManyRequests",
+            "503",
+            "429",
+        ):
             raise Throttled(message + " (retried by botocore; the next run tries again)") from None
         if code in ("NoSuchKey", "404", "NotFound"):
             raise CollectorError(f"{call} {uri}: the object does not exist") from None
