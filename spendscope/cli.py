@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from datetime import time as time_of_day
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import duckdb
 import polars as pl
@@ -585,7 +585,17 @@ def export_focus_cmd(
 
 # ---------------------------------------------------------------- costs
 
-Format = Literal["table", "csv", "json", "parquet"]
+FORMATS = ("table", "csv", "json", "parquet")
+
+
+def _check_format(value: str) -> str:
+    if value not in FORMATS:
+        raise typer.BadParameter("use table, csv, json or parquet")
+    return value
+
+
+FormatOption = Annotated[str, typer.Option("--format", help="table, csv, json or parquet", callback=_check_format)]
+"""The --format option of every command that prints a result frame (see write_frame)."""
 
 
 def _json_value(value: object) -> str:
@@ -629,7 +639,7 @@ def write_frame(frame: pl.DataFrame, fmt: str, out_file: Path | None, *, title: 
 def costs(
     by: Annotated[str, typer.Option(help="comma-separated FOCUS columns and/or tag:KEY")] = "ProviderName",
     period: Annotated[str | None, typer.Option(help="billing period YYYY-MM (default: all)")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
     reporting_currency: Annotated[
         bool,
@@ -651,8 +661,6 @@ def costs(
     from spendscope.analysis.fx import load_reporting
     from spendscope.errors import ConfigError
 
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     dims = parse_dimensions(by)
     reporting = load_reporting(state.settings.currency) if reporting_currency else None
     if reporting_currency and reporting is None:
@@ -711,7 +719,7 @@ def analyze(
 @app.command()
 @handle_errors
 def orphans(
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
 ) -> None:
     """Orphaned resources found by the latest `spendscope analyze`: unattached disks, unassociated IPs,
@@ -722,8 +730,6 @@ def orphans(
     """
     from spendscope import sql
 
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     conn = state.connect()
     try:
         frame = conn.execute(sql.load("queries/orphan_findings")).pl()
@@ -751,7 +757,7 @@ def untagged(
     view: Annotated[
         str, typer.Option(help="summary, accounts (by account and service), days, or resources")
     ] = "summary",
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
 ) -> None:
     """Untagged and mis-tagged spend under the config's [tag_policy] (default: team and env required):
@@ -765,8 +771,6 @@ def untagged(
     views = {"summary": "summary", "accounts": "by_account_service", "days": "by_day", "resources": "top_resources"}
     if view not in views:
         raise typer.BadParameter(f"use one of {', '.join(views)}", param_hint="--view")
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     conn = state.connect()
     try:
         result = untagged_spend(conn, state.settings.tag_policy, period=period)
@@ -885,7 +889,7 @@ def unit_cost(
     window: Annotated[str, typer.Option(help="hour, day or month")] = "day",
     start: Annotated[str | None, typer.Option("--from", help="windows starting at or after, YYYY-MM-DD")] = None,
     end: Annotated[str | None, typer.Option("--to", help="windows starting before, YYYY-MM-DD")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
 ) -> None:
     """Cost per transaction per service and window, as the latest `spendscope analyze` stored it.
@@ -901,8 +905,6 @@ def unit_cost(
 
     if window not in WINDOW_KINDS:
         raise typer.BadParameter("use hour, day or month", param_hint="--window")
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     conn = state.connect()
     try:
         frame = stored_unit_costs(
@@ -926,7 +928,7 @@ def commitments(
     view: Annotated[
         str, typer.Option(help="utilization (per commitment) or coverage (per provider, account, region, service)")
     ] = "utilization",
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
 ) -> None:
     """Reserved instances, savings plans, reservations and committed-use discounts, as the latest
@@ -944,8 +946,6 @@ def commitments(
 
     if view not in ("utilization", "coverage"):
         raise typer.BadParameter("use utilization or coverage", param_hint="--view")
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     conn = state.connect()
     try:
         frame = stored_commitments(conn, view="coverage" if view == "coverage" else "utilization", period=period)
@@ -1008,7 +1008,7 @@ def forecast(
         bool,
         typer.Option("--accuracy", help="stored forecasts of complete months against the actual month total"),
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
 ) -> None:
     """Month-end forecast of amortized cost (EffectiveCost) per currency, with 80 % and 95 % intervals:
@@ -1028,8 +1028,6 @@ def forecast(
     scopes = ("total", "team", "account", "service")
     if scope not in (*scopes, "all"):
         raise typer.BadParameter("use total, team, account, service or all", param_hint="--scope")
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     day = parse_day(as_of, source="--as-of") if as_of else None
     chosen = None if scope == "all" else scope
     conn = state.connect()
@@ -1074,7 +1072,7 @@ def forecast(
 @app.command()
 @handle_errors
 def budgets(
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
 ) -> None:
     """Budget status from the latest forecast run (`spendscope analyze` or `spendscope forecast --run`):
@@ -1086,8 +1084,6 @@ def budgets(
     """
     from spendscope import sql
 
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     conn = state.connect()
     try:
         frame = conn.execute(sql.load("queries/budget_status")).pl()
@@ -1251,7 +1247,7 @@ def cleanup_apply(
         bool, typer.Option("--execute", help="really act (default: dry run: check and report, change nothing)")
     ] = False,
     endpoint_url: Annotated[str | None, typer.Option(help="endpoint for every AWS service (e.g. moto)")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write the decisions to a file")] = None,
 ) -> None:
     """Act on the approved items of a plan, within \\[cleanup] max_actions, max_monthly_cost and
@@ -1268,8 +1264,6 @@ def cleanup_apply(
     from spendscope.exporters.cleanup.verify import read_plan_file, verify_plan
     from spendscope.remediation.apply import apply_plan
 
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     plan = read_plan_file(plan_file)
     settings = state.settings.cleanup
     user = _user()
@@ -1313,7 +1307,7 @@ def tickets_sync(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="show what would be done; no call, nothing stored")
     ] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
 ) -> None:
     """Open, update or close one ticket per owner (or per account without one) listing its orphaned
     resources and their monthly waste, in every sink of \\[tickets] (Jira, GitHub, ServiceNow, webhook).
@@ -1326,8 +1320,6 @@ def tickets_sync(
     """
     from spendscope.exporters.tickets.sync import sync_tickets
 
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     s = state.settings
     conn = state.connect()
     try:
@@ -1535,7 +1527,7 @@ def anomalies(
     ] = None,
     last_day: Annotated[str | None, typer.Option("--to", help="YYYY-MM-DD: anomalies started by this day")] = None,
     kind: Annotated[str | None, typer.Option(help="comma-separated: spike, level_shift, leak, new_spend")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv, json or parquet")] = "table",
+    fmt: FormatOption = "table",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to a file instead of stdout")] = None,
 ) -> None:
     """Spend anomalies stored by the latest anomaly run (never recomputed here): spikes, level shifts,
@@ -1550,8 +1542,6 @@ def anomalies(
     """
     from spendscope.analysis.anomalies import KINDS, anomaly_records, read_anomalies
 
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise typer.BadParameter("use table, csv, json or parquet", param_hint="--format")
     days = []
     for value, option in ((first_day, "--from"), (last_day, "--to")):
         try:
