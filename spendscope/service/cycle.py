@@ -21,7 +21,7 @@ from spendscope.config import Settings, SourceConfig
 from spendscope.errors import SpendscopeError
 from spendscope.pipeline import ingest, sources_from_config
 
-__all__ = ["CycleResult", "ExportOutcome", "SourceOutcome", "ingest_configured", "run_cycle"]
+__all__ = ["CycleResult", "ExportOutcome", "SourceOutcome", "ingest_configured", "publish", "run_cycle"]
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +112,17 @@ def run_cycle(
         except SpendscopeError as exc:
             result.error = str(exc)
     if analyze and result.error is None:
-        result.exports += _publish(conn, settings, on_step)
+        result.exports += publish(conn, settings, on_step)
     result.seconds = time.perf_counter() - started
     return result
 
 
-def _publish(
-    conn: duckdb.DuckDBPyConnection, settings: Settings, on_step: Callable[[str], None] | None
+def publish(
+    conn: duckdb.DuckDBPyConnection, settings: Settings, on_step: Callable[[str], None] | None = None
 ) -> list[ExportOutcome]:
-    """The exporters the config enables, after a successful analysis. A failure is reported, not raised:
-    nothing is stored by an exporter, so the next run simply sends everything again."""
+    """The exporters the config enables, after a successful analysis (`spendscope run` and the export job of
+    `spendscope serve`). A failure is reported, not raised: nothing is stored by an exporter, so the next
+    run simply sends everything again."""
     outcomes = []
     if settings.alertmanager.url:
         from spendscope.exporters.alertmanager import push_alerts
@@ -130,7 +131,8 @@ def _publish(
             on_step("alerts")
         try:
             pushed = push_alerts(conn, settings.alertmanager)
-            outcomes.append(ExportOutcome("alerts", True, f"{pushed.firing} firing, {pushed.resolved} resolved"))
+            resolved = pushed.resolved + pushed.stale
+            outcomes.append(ExportOutcome("alerts", True, f"{pushed.firing} firing, {resolved} resolved"))
         except SpendscopeError as exc:
             log.warning("alerts push failed: %s", exc)
             outcomes.append(ExportOutcome("alerts", False, str(exc)))

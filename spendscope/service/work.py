@@ -72,19 +72,16 @@ def _analyze(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Outcome:
 
 
 def _export(conn: duckdb.DuckDBPyConnection, settings: Settings, metrics: Refreshable | None) -> Outcome:
+    from spendscope.service.cycle import publish
+
     done = []
     if metrics is not None:
         metrics.refresh_now()
         done.append("metrics snapshot refreshed")
-    if settings.alertmanager.url:
-        try:
-            from spendscope.exporters.alertmanager import push_alerts
-        except ImportError:
-            log.warning("alerts skipped: spendscope.exporters.alertmanager is not available")
-        else:
-            pushed = push_alerts(conn, settings.alertmanager)
-            done.append(f"alerts: {pushed.firing} firing, {pushed.resolved + pushed.stale} resolved")
-    return Outcome(ok=True, detail="; ".join(done) or "nothing to export")
+    outcomes = publish(conn, settings)
+    done += [f"{o.step}: {o.detail}" for o in outcomes if o.ok]
+    failed = [f"{o.step}: {o.detail}" for o in outcomes if not o.ok]
+    return Outcome(ok=not failed, detail="; ".join(done) or "nothing to export", error="; ".join(failed) or None)
 
 
 def _report(conn: duckdb.DuckDBPyConnection, settings: Settings) -> Outcome:
