@@ -31,7 +31,7 @@ from rich.text import Text
 from spendscope import __version__
 from spendscope.config import Settings, load_settings, redacted
 from spendscope.errors import SpendscopeError
-from spendscope.warehouse.db import WarehouseSettings, open_warehouse
+from spendscope.warehouse.db import open_warehouse
 from spendscope.warehouse.load import LoadResult
 
 P = ParamSpec("P")
@@ -80,10 +80,9 @@ class State:
             self._settings = load_settings(self.config_file, warehouse=self.warehouse)
         return self._settings
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
         s = self.settings
-        limits = WarehouseSettings(s.duckdb.memory_limit, s.duckdb.threads, s.duckdb.temp_directory)
-        return open_warehouse(s.warehouse, settings=limits)
+        return open_warehouse(s.warehouse, settings=s.duckdb.warehouse_settings(), read_only=read_only)
 
 
 state = State()
@@ -1424,9 +1423,7 @@ def alerts_push(
     settings = state.settings.alertmanager
     if url is not None:
         settings = replace_url(settings, url)
-    s = state.settings
-    limits = WarehouseSettings(s.duckdb.memory_limit, s.duckdb.threads, s.duckdb.temp_directory)
-    conn = open_warehouse(s.warehouse, settings=limits, read_only=True)
+    conn = state.connect(read_only=True)
     try:
         result = push_alerts(conn, settings)
     finally:
@@ -1445,11 +1442,7 @@ def alerts_push(
 def _metrics_collector() -> Any:
     from spendscope.exporters.metrics import CostMetricsCollector
 
-    s = state.settings
-    limits = WarehouseSettings(s.duckdb.memory_limit, s.duckdb.threads, s.duckdb.temp_directory)
-    return CostMetricsCollector(
-        connect=lambda: open_warehouse(s.warehouse, settings=limits, read_only=True), settings=s.metrics
-    )
+    return CostMetricsCollector(connect=lambda: state.connect(read_only=True), settings=state.settings.metrics)
 
 
 @metrics_app.command("serve")

@@ -33,6 +33,7 @@ from spendscope.exporters.metrics import MetricsSettings
 from spendscope.exporters.report.settings import ReportSettings
 from spendscope.exporters.tickets.settings import TicketSettings
 from spendscope.service.settings import ScheduleText, ServiceSettings
+from spendscope.warehouse.db import WarehouseSettings
 
 DEFAULT_CONFIG_FILE = Path("spendscope.toml")
 _config_file: ContextVar[Path | None] = ContextVar("spendscope_config_file", default=None)
@@ -50,6 +51,10 @@ class DuckDBSettings(_Strict):
     memory_limit: str | None = Field(default=None, description="e.g. '2GB'")
     threads: int | None = Field(default=None, ge=1)
     temp_directory: str | None = Field(default=None, description="where DuckDB spills when memory_limit is reached")
+
+    def warehouse_settings(self) -> WarehouseSettings:
+        """These limits as ``open_warehouse`` takes them."""
+        return WarehouseSettings(self.memory_limit, self.threads, self.temp_directory)
 
 
 class AzureSettings(_Strict):

@@ -23,7 +23,7 @@ from types import FrameType
 from spendscope.config import Settings
 from spendscope.errors import ConfigError, SpendscopeError
 from spendscope.service.logs import configure_json_logging
-from spendscope.warehouse.db import WarehouseSettings, cursor, open_warehouse
+from spendscope.warehouse.db import cursor, open_warehouse
 
 __all__ = ["parse_listen", "run_service"]
 
@@ -71,8 +71,7 @@ def run_service(settings: Settings, *, listen: str | None = None) -> None:
     host, port = parse_listen(listen or settings.service.listen)
     configure_json_logging()
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    d = settings.duckdb
-    conn = open_warehouse(settings.warehouse, settings=WarehouseSettings(d.memory_limit, d.threads, d.temp_directory))
+    conn = open_warehouse(settings.warehouse, settings=settings.duckdb.warehouse_settings())
     try:
         sock = _bind(host, port)
     except SpendscopeError:
