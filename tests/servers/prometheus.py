@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO
 
 import pytest
@@ -27,16 +28,60 @@ def _binaries() -> tuple[str, str]:
     return binary_or_skip("promtool", package="prometheus"), binary_or_skip("prometheus", package="prometheus")
 
 
+class _Servers:
+    """Prometheus processes started in one test session, stopped (and their logs closed) at its end."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: list[IO[str]] = []
+
+    def start(self, root: Path, config: str, tsdb: Path, *extra: str) -> str:
+        """Run Prometheus with ``config`` on ``tsdb`` on a free loopback port; its base URL once ready."""
+        _, prometheus = _binaries()
+        config_file = root / "prometheus.yml"
+        config_file.write_text(config)
+        port = free_port()
+        log_path = root / "prometheus.log"
+        log = log_path.open("w")
+        self.logs.append(log)
+        command = [
+            prometheus,
+            f"--config.file={config_file}",
+            f"--storage.tsdb.path={tsdb}",
+            *extra,
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ]
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{url}/-/ready", proc, log_path, what="prometheus")
+        return url
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            stop(proc)
+        for log in self.logs:
+            log.close()
+
+
 @pytest.fixture(scope="session")
-def prometheus_tsdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+def _prometheus_servers() -> Iterator[_Servers]:
+    servers = _Servers()
+    try:
+        yield servers
+    finally:
+        servers.stop_all()
+
+
+@pytest.fixture(scope="session")
+def prometheus_tsdb(tmp_path_factory: pytest.TempPathFactory, _prometheus_servers: _Servers) -> Callable[[str], str]:
     running: dict[str, str] = {}
-    procs: list[subprocess.Popen[bytes]] = []
-    logs: list[IO[str]] = []
 
     def start(openmetrics: str) -> str:
         if openmetrics in running:
             return running[openmetrics]
-        promtool, prometheus = _binaries()
+        promtool, _ = _binaries()
         root = tmp_path_factory.mktemp("prometheus")
         source = root / "backfill.om"
         source.write_text(openmetrics)
@@ -49,77 +94,25 @@ def prometheus_tsdb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
         )
         if backfill.returncode != 0:
             raise RuntimeError(f"promtool backfill failed: {(backfill.stdout + backfill.stderr)[-2000:]}")
-        config = root / "prometheus.yml"
-        config.write_text(CONFIG)
-        port = free_port()
-        log_path = root / "prometheus.log"
-        log = log_path.open("w")
-        logs.append(log)
-        command = [
-            prometheus,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tsdb}",
-            "--storage.tsdb.retention.time=100y",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ]
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(f"{url}/-/ready", proc, log_path, what="prometheus")
-        running[openmetrics] = url
-        return url
+        running[openmetrics] = _prometheus_servers.start(root, CONFIG, tsdb, "--storage.tsdb.retention.time=100y")
+        return running[openmetrics]
 
-    try:
-        yield start
-    finally:
-        for proc in procs:
-            stop(proc)
-        for log in logs:
-            log.close()
+    return start
 
 
 @pytest.fixture(scope="session")
-def prometheus_scraper(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], str]]:
+def prometheus_scraper(tmp_path_factory: pytest.TempPathFactory, _prometheus_servers: _Servers) -> Callable[[str], str]:
     """A factory: given a target ``HOST:PORT`` serving /metrics, start Prometheus scraping it every second.
 
     Returns the server's base URL; samples are queryable after the first scrapes (poll, don't sleep).
     """
-    procs: list[subprocess.Popen[bytes]] = []
-    logs: list[IO[str]] = []
 
     def start(target: str) -> str:
-        _, prometheus = _binaries()
         root = tmp_path_factory.mktemp("prometheus-scraper")
-        config = root / "prometheus.yml"
-        config.write_text(
+        config = (
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             f"scrape_configs:\n  - job_name: spendscope\n    static_configs:\n      - targets: ['{target}']\n"
         )
-        port = free_port()
-        log_path = root / "prometheus.log"
-        log = log_path.open("w")
-        logs.append(log)
-        proc = subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={root / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        procs.append(proc)
-        url = f"http://127.0.0.1:{port}"
-        wait_ready(f"{url}/-/ready", proc, log_path, what="prometheus")
-        return url
+        return _prometheus_servers.start(root, config, root / "tsdb")
 
-    try:
-        yield start
-    finally:
-        for proc in procs:
-            stop(proc)
-        for log in logs:
-            log.close()
+    return start
