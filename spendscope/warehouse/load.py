@@ -1,12 +1,14 @@
 """Loading a set of files into the warehouse: one transaction per load, units replaced whole.
 
-A load unit is (source, billing period). All files given to one load go in together, in one
-DuckDB transaction: rows are inserted (tagged with the load's ``x_IngestId``), normalized, and
-checked by ``sql/checks/*.sql``; then every billing period they carry replaces the unit loaded
-before for the same source (a restatement), and the ledger rows and totals are written — all
-before COMMIT. Any failure rolls everything back, so the warehouse is as it was; the failure is
-then recorded in the ledger in a transaction of its own. A load of exactly the files whose units
-are all still loaded is a no-op.
+A load unit is (source, billing period). The files of one load are first inserted into a staging table
+(``billing_staging``, tagged with the load's ``x_IngestId``), each file committed on its own so that DuckDB
+can evict and spill it: memory stays within ``memory_limit`` whatever the file's size. The staged rows are
+normalized and checked there (``sql/checks``, ``sql/normalize``, ``sql/deviations``). Then one transaction
+deletes the units the load replaces (same source, same billing period: a restatement), moves the staged rows
+into ``billing`` and writes the ledger rows and totals and the collector's cursors. Any failure before or
+inside it leaves ``billing`` and the ledger as they were; the failure is then recorded in the ledger in a
+transaction of its own. Staging is dropped after every load, and at open if a killed load left it. A load of
+exactly the files whose units are all still loaded is a no-op.
 """
 
 from __future__ import annotations
@@ -127,36 +129,39 @@ def load(conn: duckdb.DuckDBPyConnection, request: LoadRequest, *, progress: Pro
     ingest_id = int(row[0])
     started_at = _now()
     try:
+        deviations = _stage(conn, request, ingest_id, progress)
         with transaction(conn):
-            units, deviations = _load_in_transaction(conn, request, ingest_id, fs_hash, started_at, progress)
+            units = _publish(conn, request, ingest_id, fs_hash, started_at, deviations)
     except SpendscopeError as exc:
+        _drop_staging(conn)
         _record_failure(conn, request, ingest_id, fs_hash, started_at, str(exc))
         raise
     except duckdb.Error as exc:
+        _drop_staging(conn)
         error = WarehouseError(f"load failed: {str(exc).splitlines()[0]}", source=request.source)
         _record_failure(conn, request, ingest_id, fs_hash, started_at, str(error))
         raise error from exc
+    _drop_staging(conn)
     rows = sum(u.rows for u in units)
     elapsed = time.perf_counter() - started
     log.info("loaded source=%s ingest_id=%d rows=%d seconds=%.2f", request.source, ingest_id, rows, elapsed)
-    return LoadResult(ingest_id, "loaded", request.source, tuple(units), rows, elapsed, deviations)
+    return LoadResult(
+        ingest_id, "loaded", request.source, tuple(units), rows, elapsed, {k: v for k, v in deviations.items() if v}
+    )
 
 
-def _load_in_transaction(
-    conn: duckdb.DuckDBPyConnection,
-    request: LoadRequest,
-    ingest_id: int,
-    fs_hash: str,
-    started_at: datetime,
-    progress: Progress | None,
-) -> tuple[list[UnitResult], dict[str, dict[str, object]]]:
+def _stage(
+    conn: duckdb.DuckDBPyConnection, request: LoadRequest, ingest_id: int, progress: Progress | None
+) -> dict[str, dict[str, object]]:
+    """Insert the files into a fresh staging table, then check and normalize them; returns the deviations."""
+    conn.execute(sql.load("staging/create"))
     total_bytes = sum(p.file.size for p in request.plans) or 1
     done_bytes = 0
     log.info("phase=insert ingest_id=%d files=%d", ingest_id, len(request.plans))
     for plan in request.plans:
         params = dict(plan.params, ingest_id=ingest_id, source_file=plan.file.path)
         statement = (
-            f"INSERT INTO billing BY NAME SELECT *, $ingest_id AS x_IngestId, "
+            f"INSERT INTO billing_staging BY NAME SELECT *, $ingest_id AS x_IngestId, "
             f"$source_file AS x_SourceFile FROM ({plan.select_sql})"
         )
         if plan.prepare is not None:
@@ -164,8 +169,6 @@ def _load_in_transaction(
         try:
             _execute_with_progress(conn, statement, params, plan.file, done_bytes, total_bytes, progress)
         except duckdb.Error as exc:
-            conn.execute("ROLLBACK")
-            conn.execute("BEGIN TRANSACTION")  # the context manager rolls this one back
             raise plan.diagnose(conn, exc) from exc
         done_bytes += plan.file.size
         if progress:
@@ -183,8 +186,21 @@ def _load_in_transaction(
             reported = deviations.setdefault(source_file, {}).setdefault("rows", {})
             assert isinstance(reported, dict)
             reported[deviation] = int(n)
-    log.info("phase=ledger ingest_id=%d", ingest_id)
+    return deviations
+
+
+def _publish(
+    conn: duckdb.DuckDBPyConnection,
+    request: LoadRequest,
+    ingest_id: int,
+    fs_hash: str,
+    started_at: datetime,
+    deviations: dict[str, dict[str, object]],
+) -> list[UnitResult]:
+    """Inside the load's transaction: replace the units, move the staged rows into billing, write the ledger."""
+    log.info("phase=publish ingest_id=%d", ingest_id)
     units = _write_ledger(conn, request, ingest_id, fs_hash, started_at, deviations)
+    conn.execute(sql.load("staging/publish"))
     for key, value in request.state.items():
         conn.execute("DELETE FROM collector_state WHERE source = $s AND key = $k", {"s": request.source, "k": key})
         conn.execute(
@@ -192,7 +208,14 @@ def _load_in_transaction(
             {"s": request.source, "k": key, "v": value, "t": _now()},
         )
     log.info("phase=commit ingest_id=%d", ingest_id)
-    return units, {k: v for k, v in deviations.items() if v}
+    return units
+
+
+def _drop_staging(conn: duckdb.DuckDBPyConnection) -> None:
+    try:
+        conn.execute(sql.load("staging/drop"))
+    except duckdb.Error as exc:  # dropped again at the next load or open
+        log.warning("cannot drop the staging table: %s", str(exc).splitlines()[0])
 
 
 def _execute_with_progress(

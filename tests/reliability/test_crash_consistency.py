@@ -1,12 +1,12 @@
 """Crash consistency: SIGKILL an ingest subprocess at seeded random points; the warehouse keeps the old or new state.
 
 Each trial copies a warehouse holding the old October (10 rows), starts ``spendscope -v ingest focus`` on a
-generated October (50,000 rows, one Parquet file), and kills it either a random time after start (anywhere:
-imports, planning, inside the transaction, after it) or a random short delay after a chosen ``phase=`` log line
-(insert, checks, ledger, commit: inside the write transaction). Where the kill landed is read back from the log
-lines the process wrote before it died. After each kill the warehouse must open, pass ``run_doctor`` (ledger vs
-rows, totals vs ledger, schema version) and hold exactly the old or the new state; the next run then loads the new
-state. SPENDSCOPE_CRASH_TRIALS raises the count (CI runs the default 30).
+generated October (50,000 rows, one Parquet file), and kills it either a random time after start (anywhere: imports,
+planning, inside the transaction, after it) or a random short delay after a chosen ``phase=`` log line (insert and
+checks, on the staging table; publish and commit, inside the write transaction that replaces the unit). Where the
+kill landed is read back from the log lines the process wrote before it died. After each kill the warehouse must
+open, pass ``run_doctor`` (ledger vs rows, totals vs ledger, schema version) and hold exactly the old or the new
+state; the next run then loads the new state. SPENDSCOPE_CRASH_TRIALS raises the count (CI runs the default 30).
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from ..conftest import rows, write_csv, write_parquet
 TRIALS = int(os.environ.get("SPENDSCOPE_CRASH_TRIALS", "30"))
 SEED = 20261125
 COPIES = 50  # blocks of 1,000 rows
-PHASES = ("insert", "checks", "ledger", "commit")
+PHASES = ("insert", "checks", "publish", "commit")
+IN_TRANSACTION = ("publish", "commit")
 
 
 def _block_cost(i: int) -> str:
@@ -108,8 +109,8 @@ def _trial(wh: Path, new_file: Path, rng: random.Random, span_s: float, load_s: 
         elif mode < 0.6:  # anywhere in the load: a random delay after the transaction began
             phase_seen["insert"].wait(timeout=60)
             time.sleep(rng.uniform(0.0, load_s))
-        else:  # a chosen phase of the transaction, then a short random delay
-            phase_seen[rng.choice(PHASES)].wait(timeout=60)
+        else:  # a chosen phase of the load, then a short random delay; the write transaction twice as often
+            phase_seen[rng.choice([*PHASES, *IN_TRANSACTION])].wait(timeout=60)
             time.sleep(rng.uniform(0.0, 0.02))
         finished = proc.poll() is not None
         proc.send_signal(signal.SIGKILL)
@@ -158,7 +159,7 @@ def test_sigkill_at_random_points_leaves_old_or_new_state(tmp_path: Path, figure
             state = _state(wh)
             assert state in (old, new), f"half-written state {state}"
             outcomes["old" if state == old else "new"] += 1
-            if where == "before" or where.startswith("in-insert"):
+            if where in ("before", "in-insert", "in-checks"):  # billing untouched until publish
                 assert state == old, f"killed {where} but the new state is visible"
             if trial % 5 == 0:  # the next run resumes: it loads the new state over whatever the kill left
                 conn = open_warehouse(wh)
@@ -170,7 +171,7 @@ def test_sigkill_at_random_points_leaves_old_or_new_state(tmp_path: Path, figure
         wh.unlink()
         wh.with_suffix(".duckdb.wal").unlink(missing_ok=True)
 
-    inside = sum(n for where, n in landed.items() if where.startswith("in-"))
+    inside = sum(n for where, n in landed.items() if where.removeprefix("in-") in IN_TRANSACTION)
     figures["crash trials survived / total"] = f"{TRIALS - len(failures)} / {TRIALS}"
     figures["crash kills landed"] = ", ".join(f"{k}={v}" for k, v in sorted(landed.items())) + (
         f" (inside the write transaction: {inside}); outcomes {dict(outcomes)};"

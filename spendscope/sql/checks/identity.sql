@@ -9,7 +9,7 @@ FROM (
              WHEN ProviderName IS NULL THEN 'ProviderName is empty'
              WHEN ServiceName IS NULL THEN 'ServiceName is empty'
            END AS problem
-    FROM billing
+    FROM billing_staging
     WHERE x_IngestId = $ingest_id
 )
 WHERE problem IS NOT NULL

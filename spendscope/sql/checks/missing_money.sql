@@ -5,7 +5,7 @@
 SELECT x_SourceFile,
        'BilledCost or EffectiveCost is empty' AS problem,
        count(*) AS bad_rows
-FROM billing
+FROM billing_staging
 WHERE x_IngestId = $ingest_id
   AND (BilledCost IS NULL OR EffectiveCost IS NULL)
 GROUP BY x_SourceFile

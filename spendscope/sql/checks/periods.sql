@@ -11,7 +11,7 @@ FROM (
              WHEN ChargePeriodEnd < ChargePeriodStart THEN 'ChargePeriodEnd is before ChargePeriodStart'
              WHEN BillingPeriodEnd <= BillingPeriodStart THEN 'BillingPeriodEnd is not after BillingPeriodStart'
            END AS problem
-    FROM billing
+    FROM billing_staging
     WHERE x_IngestId = $ingest_id
 )
 WHERE problem IS NOT NULL

@@ -5,7 +5,7 @@ SELECT b.x_SourceFile,
        'unknown BillingCurrency ' || coalesce('''' || b.BillingCurrency || '''', 'NULL')
          || ' (not an ISO 4217 code)' AS problem,
        count(*) AS bad_rows
-FROM billing b
+FROM billing_staging b
 LEFT JOIN currencies c ON c.code = b.BillingCurrency
 WHERE b.x_IngestId = $ingest_id AND c.code IS NULL
 GROUP BY b.x_SourceFile, b.BillingCurrency

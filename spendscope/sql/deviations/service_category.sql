@@ -5,7 +5,7 @@ SELECT any_value(x_SourceFile) AS x_SourceFile,
        'ServiceName ''' || ServiceName || ''' has ' || count(DISTINCT ServiceCategory)::VARCHAR
          || ' ServiceCategory values' AS deviation,
        count(*) AS n
-FROM billing
+FROM billing_staging
 WHERE x_IngestId = $ingest_id
 GROUP BY ServiceName
 HAVING count(DISTINCT ServiceCategory) > 1

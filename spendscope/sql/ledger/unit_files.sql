@@ -1,6 +1,6 @@
 -- Ledger: which files contributed rows to each billing period of one load.
 -- Grain: (BillingPeriodStart, x_SourceFile). Params: $ingest_id.
 SELECT DISTINCT BillingPeriodStart, x_SourceFile
-FROM billing
+FROM billing_staging
 WHERE x_IngestId = $ingest_id
 ORDER BY ALL

@@ -2,10 +2,10 @@
 -- (e.g. 'Usage-based') becomes the FOCUS spelling ('Usage-Based').
 -- Grain: rows of one load. Params: $ingest_id, $column. {column} is a FOCUS column name taken
 -- from spendscope.focus.ALLOWED_VALUES (a fixed set in code), never from input.
-UPDATE billing
+UPDATE billing_staging
 SET {column} = a.value
 FROM focus_allowed_values a
-WHERE billing.x_IngestId = $ingest_id
+WHERE billing_staging.x_IngestId = $ingest_id
   AND a.column_name = $column
-  AND lower(billing.{column}) = lower(a.value)
-  AND billing.{column} <> a.value
+  AND lower(billing_staging.{column}) = lower(a.value)
+  AND billing_staging.{column} <> a.value
