@@ -351,7 +351,8 @@ def ingest_aws(
     """
     from spendscope.collectors.aws.s3 import aws_sources
 
-    load_sources(aws_sources(location, endpoint_url=endpoint_url, period=period), period=period)
+    network = state.settings.network
+    load_sources(aws_sources(location, endpoint_url=endpoint_url, period=period, network=network), period=period)
 
 
 @ingest_app.command("azure")
@@ -388,7 +389,12 @@ def ingest_azure(
 
         secret = state.settings.azure.connection_string
         sources = list(
-            azure_sources(location, period=period, connection_string=secret.get_secret_value() if secret else None)
+            azure_sources(
+                location,
+                period=period,
+                connection_string=secret.get_secret_value() if secret else None,
+                network=state.settings.network,
+            )
         )
     load_sources(sources, period=period)
 
@@ -414,7 +420,9 @@ def ingest_gcp(
 
     conn = state.connect()
     try:
-        for source in gcp_sources(location, period=period, cursor=lambda name: collector_state(conn, name)):
+        for source in gcp_sources(
+            location, period=period, cursor=lambda name: collector_state(conn, name), network=state.settings.network
+        ):
             run_ingest(conn, source, period=period)
     finally:
         conn.close()
@@ -435,7 +443,7 @@ def ingest_sources(
     conn = state.connect()
     try:
         for cfg in chosen:
-            for source in sources_from_config(conn, cfg, azure=settings.azure):
+            for source in sources_from_config(conn, cfg, azure=settings.azure, network=settings.network):
                 run_ingest(conn, source, period=getattr(cfg, "period", None))
     finally:
         conn.close()

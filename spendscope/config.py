@@ -25,6 +25,7 @@ from spendscope.analysis.budgets import Budget
 from spendscope.analysis.fx import CurrencySettings
 from spendscope.analysis.unit_cost import UnitCostSettings
 from spendscope.analysis.untagged import TagPolicy
+from spendscope.collectors.network import NetworkSettings
 from spendscope.collectors.sources import AwsSource, AzureSource, GcpSource
 from spendscope.errors import ConfigError
 from spendscope.exporters.alertmanager import AlertmanagerSettings
@@ -105,6 +106,9 @@ class Settings(BaseSettings):
     duckdb: DuckDBSettings = DuckDBSettings()
     sources: list[SourceConfig] = Field(default_factory=list)
     azure: AzureSettings = AzureSettings()
+    network: NetworkSettings = Field(
+        default_factory=NetworkSettings, description="timeouts and retries of the S3, Blob and GCS clients"
+    )
     allocation: AllocationRules = Field(default_factory=AllocationRules, description="cost allocation rules")
     tag_policy: TagPolicy = Field(
         default_factory=lambda: TagPolicy(required_keys=["team", "env"]), description="tags every charge must carry"
@@ -209,6 +213,7 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "sources": FocusSource,
     "duckdb": DuckDBSettings,
     "azure": AzureSettings,
+    "network": NetworkSettings,
     "allocation": AllocationRules,
     "tag_policy": TagPolicy,
     "currency": CurrencySettings,

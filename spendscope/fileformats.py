@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import zlib
 from collections.abc import Sequence
@@ -38,6 +39,54 @@ def check_gzip(path: Path) -> None:
         raise BadData(f"corrupt gzip file: {exc}; nothing was loaded", source=str(path)) from exc
 
 
+_TAIL_BYTES = 1 << 21
+"""How much of a CSV's end ``csv_damage`` keeps to find its last row (a longer last row is not checked)."""
+
+
+def csv_damage(path: Path) -> str | None:
+    """Why a CSV (plain or gzip) is unreadable as a table, when it is empty or cut short, else None: empty;
+    ending inside a quoted field (an odd number of quote characters: RFC 4180 doubles quotes inside a field);
+    a single line with no line end; a last row with fewer fields than the header.
+
+    DuckDB reports such files misleadingly (it falls back to one column named after the whole header, so every
+    mandatory column looks missing, or fails on a cast). One streaming pass over the file: call it when a
+    load already failed, not on every file."""
+    with path.open("rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    quotes = size = 0
+    head = tail = b""
+    with gzip.open(path, "rb") if gz else path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            quotes += chunk.count(b'"')
+            size += len(chunk)
+            if len(head) < _TAIL_BYTES:
+                head += chunk[: _TAIL_BYTES - len(head)]
+            tail = (tail + chunk)[-_TAIL_BYTES:]
+    if size == 0:
+        return "the file is empty"
+    if b"\x00" in head:
+        return None  # UTF-16 or binary: not a text CSV, DuckDB's own message says more
+    if quotes % 2:
+        return "the file is truncated: it ends inside a quoted field"
+    if b"\n" not in head:
+        return "the file is truncated: its only line has no line end"
+    # The last row starts after the last line end outside quotes (an even number of quotes before it).
+    body = tail.rstrip(b"\r\n")
+    quotes_before = quotes - tail.count(b'"')
+    start = body.rfind(b"\n")
+    while start >= 0 and (quotes_before + body[:start].count(b'"')) % 2:
+        start = body.rfind(b"\n", 0, start)
+    if start < 0:
+        return None  # one line (the header), or a last row longer than the tail kept
+    header_line = head.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace").lstrip("\ufeff")
+    delimiter = max(",;\t|", key=header_line.count)
+    header = next(csv.reader([header_line], delimiter=delimiter))
+    last = next(csv.reader([body[start + 1 :].decode("utf-8", "replace")], delimiter=delimiter), [])
+    if len(last) < len(header):
+        return f"the file is truncated: its last row has {len(last)} of the header's {len(header)} fields"
+    return None
+
+
 def reader_sql(fmt: str) -> str:
     """The DuckDB table function reading one file bound as $path (CSV: every column as text, so
     the caller's casts decide what is valid; gzip is detected by DuckDB)."""
@@ -55,6 +104,10 @@ def diagnose_casts(
     target type); ``name`` is how the file is named to the user (a path or an s3:// URI)."""
     import duckdb
 
+    if fmt == "csv":
+        damage = csv_damage(Path(path))
+        if damage is not None:
+            return BadData(f"{damage}; nothing was loaded", source=name)
     probe = duckdb.connect()
     try:
         probe.execute("SET TimeZone = 'UTC'")

@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 
 from spendscope.collectors import BillingSource
+from spendscope.collectors.network import NetworkSettings
 from spendscope.collectors.sources import AwsSource, AzureSource
 from spendscope.config import AzureSettings, FocusSource, SourceConfig
 from spendscope.errors import ConfigError, SpendscopeError
@@ -85,30 +86,40 @@ def source_from_config(cfg: SourceConfig) -> BillingSource:
 
 
 def sources_from_config(
-    conn: duckdb.DuckDBPyConnection, cfg: SourceConfig, *, azure: AzureSettings | None = None
+    conn: duckdb.DuckDBPyConnection,
+    cfg: SourceConfig,
+    *,
+    azure: AzureSettings | None = None,
+    network: NetworkSettings | None = None,
 ) -> list[BillingSource]:
     """The billing sources of one [[sources]] entry, built as `spendscope ingest focus|aws|azure|gcp` builds them.
 
     An aws, azure or gcp location can hold several reports, scopes or tables: one ledger source each.
     Listing them is a cloud call (CollectorError, Throttled, CredentialsExpired name it). ``conn`` gives the
-    BigQuery reader its cursor (collector_state); ``azure`` holds the Blob connection string for az:// URLs.
+    BigQuery reader its cursor (collector_state); ``azure`` holds the Blob connection string for az:// URLs;
+    ``network`` the timeouts and retries of the S3, Blob and GCS clients (config's defaults when None).
     """
     if isinstance(cfg, FocusSource):
         return [source_from_config(cfg)]
     if isinstance(cfg, AwsSource):
         from spendscope.collectors.aws.s3 import aws_sources
 
-        return list(aws_sources(cfg.location, endpoint_url=cfg.endpoint_url, period=cfg.period))
+        return list(aws_sources(cfg.location, endpoint_url=cfg.endpoint_url, period=cfg.period, network=network))
     if isinstance(cfg, AzureSource):
         from spendscope.collectors.azure.exports import azure_sources
 
         secret = azure.connection_string if azure else None
         return list(
             azure_sources(
-                cfg.location, period=cfg.period, connection_string=secret.get_secret_value() if secret else None
+                cfg.location,
+                period=cfg.period,
+                connection_string=secret.get_secret_value() if secret else None,
+                network=network,
             )
         )
     from spendscope.collectors.gcp.billing import gcp_sources
     from spendscope.warehouse.load import collector_state
 
-    return list(gcp_sources(cfg.location, period=cfg.period, cursor=lambda name: collector_state(conn, name)))
+    return list(
+        gcp_sources(cfg.location, period=cfg.period, cursor=lambda name: collector_state(conn, name), network=network)
+    )

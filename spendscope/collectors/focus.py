@@ -20,7 +20,7 @@ import duckdb
 
 from spendscope.collectors import COLLECTORS, Describe
 from spendscope.errors import BadData, CollectorError, SchemaMismatch, SpendscopeError
-from spendscope.fileformats import check_gzip, diagnose_casts, file_format, reader_sql
+from spendscope.fileformats import check_gzip, csv_damage, diagnose_casts, file_format, reader_sql
 from spendscope.focus import (
     COLUMNS_BY_NAME,
     DECIMAL_SQL,
@@ -119,7 +119,8 @@ def _describe(conn: duckdb.DuckDBPyConnection, path: str, fmt: str) -> list[tupl
         rows = conn.execute(f"DESCRIBE SELECT * FROM {reader_sql(fmt)}", {"path": path}).fetchall()
     except duckdb.Error as exc:
         kind = "Parquet" if fmt == "parquet" else "CSV"
-        raise BadData(f"not a readable {kind} file: {_first_line(exc)}", source=path) from exc
+        damage = csv_damage(Path(path)) if fmt == "csv" else None
+        raise BadData(damage or f"not a readable {kind} file: {_first_line(exc)}", source=path) from exc
     return [(str(r[0]), str(r[1])) for r in rows]
 
 
@@ -176,6 +177,8 @@ def plan_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, *, period: str 
             if old not in mapped and "ServiceProviderName" in mapped:
                 mapped[old] = mapped["ServiceProviderName"]
     missing = [c.name for c in version_columns(version) if c.mandatory and c.name not in mapped]
+    if missing and fmt == "csv":
+        _refuse_if_damaged(path)
     if missing:
         raise SchemaMismatch(
             f"missing mandatory FOCUS {version} column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
@@ -247,6 +250,16 @@ def plan_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, *, period: str 
         return _diagnose(file.path, fmt, mapped, exc)
 
     return FilePlan(file, select_sql, params, diagnose, deviations)
+
+
+def _refuse_if_damaged(path: Path) -> None:
+    """Before blaming missing columns: a cut or empty file says so (DuckDB reads an unterminated quote as one
+    column named after the whole header), and so does a ``.parquet`` that lost its PAR1 magic."""
+    damage = csv_damage(path)
+    if damage is None and path.name.lower().endswith((".parquet", ".pq")):
+        damage = "not a Parquet file (it does not start with PAR1): truncated or corrupt"
+    if damage is not None:
+        raise BadData(f"{damage}; nothing was loaded", source=str(path))
 
 
 def _sample_deviations(

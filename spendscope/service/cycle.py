@@ -73,7 +73,7 @@ def ingest_configured(conn: duckdb.DuckDBPyConnection, cfg: SourceConfig, settin
     """
     t = time.perf_counter()
     try:
-        sources = sources_from_config(conn, cfg, azure=settings.azure)
+        sources = sources_from_config(conn, cfg, azure=settings.azure, network=settings.network)
     except SpendscopeError as exc:
         log.warning("source failed source=%s error=%s", cfg.name, exc)
         return [SourceOutcome(cfg.name, "failed", 0, time.perf_counter() - t, str(exc))]

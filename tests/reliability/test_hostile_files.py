@@ -123,6 +123,25 @@ def _truncated_csv(d: Path) -> Path:
     return p
 
 
+def _cut_in_last_row(d: Path) -> Path:
+    p = write_csv(d / "a.csv", rows(3))
+    data = p.read_bytes()
+    p.write_bytes(data[: data.rindex(b",Linked Account") + 5])  # inside SubAccountType: no Tags field follows
+    return p
+
+
+def _cut_in_header(d: Path) -> Path:
+    p = write_csv(d / "a.csv", rows(3))
+    p.write_bytes(p.read_bytes()[:200])  # the header, cut after its first dozen columns
+    return p
+
+
+def _parquet_cut_short(d: Path) -> Path:
+    p = write_parquet(d / "a.parquet", rows(1))
+    p.write_bytes(p.read_bytes()[:3])  # b"PAR": too short for the magic, so it is read as text
+    return p
+
+
 def _semicolons(d: Path) -> Path:
     p = write_csv(d / "a.csv", rows(2, Tags=None))
     p.write_text(p.read_text(encoding="utf-8").replace(",", ";"), encoding="utf-8")
@@ -214,9 +233,9 @@ CASES: dict[str, tuple[Callable[[Path], Path], Accept | Refuse]] = {
     "5 MB line": (_csv(ChargeDescription="x" * 5_000_000), Refuse(BadData, "not a readable CSV")),
     "10,000 CSV columns": (_wide("csv"), Accept(_usd(2, "3.00"))),
     "10,000 Parquet columns": (_wide("parquet"), Accept(_usd(2, "3.00"))),
-    "empty CSV": (_bytes("a.csv", b""), Refuse(SchemaMismatch, "missing mandatory")),
-    "empty Parquet name": (_bytes("a.parquet", b""), Refuse(SchemaMismatch, "missing mandatory")),
-    "empty gzip": (_bytes("a.csv.gz", gzip.compress(b"")), Refuse(SchemaMismatch, "missing mandatory")),
+    "empty CSV": (_bytes("a.csv", b""), Refuse(BadData, "the file is empty")),
+    "empty Parquet name": (_bytes("a.parquet", b""), Refuse(BadData, "the file is empty")),
+    "empty gzip": (_bytes("a.csv.gz", gzip.compress(b"")), Refuse(BadData, "the file is empty")),
     "garbage bytes": (_bytes("a.csv", bytes(range(256)) * 4), Refuse(SpendscopeError)),
     "header only": (_header_only, Accept({})),
     "zero-row Parquet": (_zero_row_parquet, Accept({})),
@@ -264,7 +283,14 @@ CASES: dict[str, tuple[Callable[[Path], Path], Accept | Refuse]] = {
         _csv(n=1, Tags='{"team": "\U0001f4b8"}', ResourceName="w\u00e9b-\U0001f525"),
         Accept(_usd(1, "1.50"), _tags_kept_check),
     ),
-    "truncated CSV": (_truncated_csv, Refuse(SpendscopeError)),
+    # Truncations used to read as "missing mandatory FOCUS 1.0 columns …" (DuckDB falls back to one column).
+    "truncated CSV": (_truncated_csv, Refuse(BadData, "truncated: it ends inside a quoted field")),
+    "CSV cut inside its last row": (
+        _cut_in_last_row,
+        Refuse(BadData, "truncated: its last row has 56 of the header's 57"),
+    ),
+    "CSV cut inside its header": (_cut_in_header, Refuse(BadData, "truncated: its only line has no line end")),
+    "Parquet cut to 3 bytes": (_parquet_cut_short, Refuse(BadData, "truncated")),
     "duplicate money column": (_duplicate_money_column, Refuse(SchemaMismatch, "repeats 'BilledCost'")),
     "case-variant duplicate column": (_case_variant_column, Refuse(SchemaMismatch, "repeats 'BilledCost'")),
     "bit flip in stored gzip": (_gzip_stored, Refuse(BadData, "gzip")),
@@ -389,7 +415,13 @@ def test_damaged_file_is_refused_or_loaded_exactly(
         else:
             got = conn.execute("SELECT count(*), coalesce(sum(BilledCost), 0) FROM billing").fetchone()
             assert got is not None
-            assert _independent_read(path, fmt) == (result.rows, Decimal(got[1])) == (int(got[0]), Decimal(got[1]))
+            loaded = (result.rows, Decimal(got[1]))
+            assert loaded == (int(got[0]), Decimal(got[1]))
+            # pyarrow refuses some damage DuckDB reads through (e.g. a page header's redundant value count made
+            # negative, hypothesis's find): then only the whole undamaged month may have been loaded.
+            assert _independent_read(path, fmt) in (loaded, None), loaded
+            if _independent_read(path, fmt) is None:
+                assert loaded == (6, Decimal("22.50")), loaded  # the seed: 1.25 + 2.25 + … + 6.25
     finally:
         conn.close()
     TALLY["handled"] += 1

@@ -1,13 +1,16 @@
 """Network faults between the AWS collector and S3 (moto behind a fault-injecting loopback proxy).
 
 Each fault (HTTP 500, 503, 429, a TCP reset, a stall) hits either every S3 call or only the download of the
-data file. Expected: botocore retries (the proxy counts more than one faulted request), then the run fails with
+data file. The client is the one ``aws_sources`` builds from short ``NetworkSettings`` (what ``[network]`` sets in
+config). Expected: botocore retries (the proxy counts more than one faulted request), then the run fails with
 one line naming the S3 call, nothing is loaded; the next run, with the network healthy, loads the month
-(BilledCost 151.50, by hand in tests/aws/cur_rows.month_lines).
+(BilledCost 151.50, by hand in tests/aws/cur_rows.month_lines). Azure Blob and GCS: the ``_azure`` and
+``_gcs`` modules beside this one.
 """
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,16 +18,21 @@ import duckdb
 import pytest
 
 from spendscope.collectors.aws.s3 import aws_sources
+from spendscope.config import NetworkSettings
 from spendscope.errors import SpendscopeError, Throttled
 from spendscope.pipeline import ingest
 from tests.aws.cur_rows import month_lines, write_cur2_parquet
 from tests.servers.moto import MotoServer
 
+from ..conftest import snapshot
 from .faultproxy import FaultProxy
+from .figures import FIGURES, trial
 
-TALLY = {"tried": 0, "recovered": 0}
+NETWORK = NetworkSettings(connect_timeout_s=2, read_timeout_s=2, max_attempts=3)
+STALL_NETWORK = NetworkSettings(connect_timeout_s=1, read_timeout_s=1, max_attempts=2)
 MESSAGES: dict[str, str] = {}
 LOCATION = "s3://billing/exports/"
+FIGURE = "network faults S3 (moto): retried, failed cleanly, resumed"
 
 
 def _deliver(moto: MotoServer, tmp: Path) -> None:
@@ -38,61 +46,85 @@ def _deliver(moto: MotoServer, tmp: Path) -> None:
     )
 
 
-def _run(wh: duckdb.DuckDBPyConnection, url: str, client: object = None) -> list[str]:
-    return [ingest(wh, s).status for s in aws_sources(LOCATION, endpoint_url=url, client=client)]
+def _run(wh: duckdb.DuckDBPyConnection, url: str, network: NetworkSettings) -> list[str]:
+    return [ingest(wh, s).status for s in aws_sources(LOCATION, endpoint_url=url, network=network)]
 
 
 @pytest.mark.parametrize("target", ["", "/data/"], ids=["every-call", "data-download"])
 @pytest.mark.parametrize("fault", ["500", "503", "429", "reset"])
 def test_s3_fault_retried_then_clean_failure_then_resume(
-    fault: str, target: str, wh: duckdb.DuckDBPyConnection, moto: MotoServer, tmp_path: Path, figures: dict[str, str]
+    fault: str, target: str, wh: duckdb.DuckDBPyConnection, moto: MotoServer, tmp_path: Path
 ) -> None:
-    TALLY["tried"] += 1
+    with trial(FIGURE):
+        _deliver(moto, tmp_path)
+        before = snapshot(wh)
+        with FaultProxy(moto.url) as proxy:
+            proxy.set(fault, target)
+            with pytest.raises(SpendscopeError) as info:
+                _run(wh, proxy.url, NETWORK)
+            message = str(info.value)
+            MESSAGES.setdefault(fault, message)
+            if fault in ("503", "429"):  # throttling: the next scheduled run retries
+                assert isinstance(info.value, Throttled), message
+            assert "\n" not in message and "s3://billing/exports" in message, message
+            assert ("s3.download_file" if target else "s3.list_objects_v2") in message, message
+            assert proxy.state.faulted > 1, proxy.state.seen  # botocore retried
+            assert snapshot(wh) == before
+            proxy.set(None)
+            assert _run(wh, proxy.url, NETWORK) == ["loaded"]
+        assert wh.execute("SELECT sum(BilledCost) FROM billing").fetchone() == (Decimal("151.5"),)
+    FIGURES["network fault errors (S3)"] = "; ".join(f"{k}: {v}" for k, v in sorted(MESSAGES.items()))
+
+
+@pytest.mark.parametrize("target", ["", "/data/"], ids=["every-call", "data-download"])
+def test_s3_stall_times_out_within_bounds_then_resumes(
+    target: str, wh: duckdb.DuckDBPyConnection, moto: MotoServer, tmp_path: Path
+) -> None:
+    """A stalled endpoint (accepts, never answers): the client's 1 s read timeout × 2 attempts, not botocore's
+    default 60 s read timeout × 5 attempts (minutes)."""
+    with trial(FIGURE):
+        _deliver(moto, tmp_path)
+        before = snapshot(wh)
+        with FaultProxy(moto.url) as proxy:
+            proxy.set("stall", target)
+            started = time.monotonic()
+            with pytest.raises(SpendscopeError) as info:
+                _run(wh, proxy.url, STALL_NETWORK)
+            elapsed = time.monotonic() - started
+            message = str(info.value)
+            assert elapsed < 30, elapsed
+            assert "\n" not in message and "s3://billing/exports" in message, message
+            assert "timeout" in message.lower() or "timed out" in message.lower(), message
+            assert proxy.state.faulted >= 2, proxy.state.seen  # the first attempt and a retry
+            assert snapshot(wh) == before
+            proxy.set(None)
+            assert _run(wh, proxy.url, STALL_NETWORK) == ["loaded"]
+        assert wh.execute("SELECT sum(BilledCost) FROM billing").fetchone() == (Decimal("151.5"),)
+    FIGURES[f"stall to clean failure, S3 {target or 'every call'}"] = f"{elapsed:.1f} s"
+
+
+def test_config_network_section_reaches_the_s3_client(
+    wh: duckdb.DuckDBPyConnection, moto: MotoServer, tmp_path: Path
+) -> None:
+    """``[network]`` in spendscope.toml → ``sources_from_config`` → the S3 client: a stalled data download fails
+    after the configured 1 s read timeout × 2 attempts (botocore's defaults would take minutes)."""
+    from spendscope.config import load_settings
+    from spendscope.pipeline import sources_from_config
+
     _deliver(moto, tmp_path)
     with FaultProxy(moto.url) as proxy:
-        proxy.set(fault, target)
-        with pytest.raises(SpendscopeError) as info:
-            _run(wh, proxy.url)
-        message = str(info.value)
-        MESSAGES.setdefault(fault, message)
-        if fault in ("503", "429"):  # throttling: the next scheduled run retries
-            assert isinstance(info.value, Throttled), message
-        assert "\n" not in message and "s3" in message.lower(), message
-        assert proxy.state.faulted > 1, proxy.state.seen  # botocore retried
-        assert wh.execute("SELECT count(*) FROM billing").fetchone() == (0,)
-        assert wh.execute("SELECT count(*) FROM ingests WHERE status = 'loaded'").fetchone() == (0,)
-        proxy.set(None)
-        assert _run(wh, proxy.url) == ["loaded"]
-    assert wh.execute("SELECT sum(BilledCost) FROM billing").fetchone() == (Decimal("151.5"),)
-    TALLY["recovered"] += 1
-    figures["network faults retried, failed cleanly, resumed / tried"] = f"{TALLY['recovered']} / {TALLY['tried']}"
-    figures["network fault errors"] = "; ".join(f"{k}: {v}" for k, v in sorted(MESSAGES.items()))
-
-
-def test_s3_stall_times_out_cleanly_then_resumes(
-    wh: duckdb.DuckDBPyConnection, moto: MotoServer, tmp_path: Path, figures: dict[str, str]
-) -> None:
-    """A stalled endpoint: with botocore's default 60 s read timeout this takes minutes, so the client here has 1 s
-    (and 2 attempts); what is tested is that the timeout becomes one clean line and the next run resumes."""
-    import boto3
-    from botocore.config import Config
-
-    TALLY["tried"] += 1
-    _deliver(moto, tmp_path)
-    with FaultProxy(moto.url) as proxy:
-        client = boto3.client(
-            "s3",
-            endpoint_url=proxy.url,
-            config=Config(connect_timeout=1, read_timeout=1, retries={"mode": "standard", "max_attempts": 2}),
+        toml = tmp_path / "spendscope.toml"
+        toml.write_text(
+            "[network]\nconnect_timeout_s = 1\nread_timeout_s = 1\nmax_attempts = 2\n\n"
+            f'[[sources]]\nname = "cur"\ncollector = "aws"\nlocation = "{LOCATION}"\nendpoint_url = "{proxy.url}"\n',
+            encoding="utf-8",
         )
+        settings = load_settings(toml)
+        assert settings.network == STALL_NETWORK
         proxy.set("stall", "/data/")
-        with pytest.raises(SpendscopeError) as info:
-            _run(wh, proxy.url, client)
-        assert "\n" not in str(info.value) and "timeout" in str(info.value).lower(), str(info.value)
+        started = time.monotonic()
+        with pytest.raises(SpendscopeError, match="timeout"):
+            for source in sources_from_config(wh, settings.sources[0], network=settings.network):
+                ingest(wh, source)
+        assert time.monotonic() - started < 30
         assert proxy.state.faulted >= 2, proxy.state.seen  # the first attempt and a retry
-        assert wh.execute("SELECT count(*) FROM billing").fetchone() == (0,)
-        proxy.set(None)
-        assert _run(wh, proxy.url, client) == ["loaded"]
-    assert wh.execute("SELECT sum(BilledCost) FROM billing").fetchone() == (Decimal("151.5"),)
-    TALLY["recovered"] += 1
-    figures["network faults retried, failed cleanly, resumed / tried"] = f"{TALLY['recovered']} / {TALLY['tried']}"

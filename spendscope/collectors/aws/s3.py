@@ -25,6 +25,7 @@ import duckdb
 
 from spendscope.collectors.aws.cur import plan_cur_file
 from spendscope.collectors.focus import FILE_SUFFIXES
+from spendscope.collectors.network import NetworkSettings
 from spendscope.collectors.stores import LocalStore, Staging, Store
 from spendscope.collectors.stores import StoredObject as Obj
 from spendscope.errors import CollectorError, CredentialsExpired, SpendscopeError, Throttled
@@ -38,7 +39,8 @@ _LEGACY_MANIFEST = re.compile(r"^(?P<root>.*)/(?P<start>\d{6})\d{2}-\d{8}/[^/]+-
 
 
 class S3Store:
-    """S3 through boto3: paginated listing, managed (streamed) downloads, botocore's retry modes."""
+    """S3 through boto3: paginated listing, managed (streamed) downloads, botocore's retry modes, with the
+    connect/read timeouts and attempts of ``network`` (``[network]`` in config; its defaults when None)."""
 
     def __init__(
         self,
@@ -47,14 +49,21 @@ class S3Store:
         endpoint_url: str | None = None,
         client: Any = None,
         retry_mode: Literal["standard", "adaptive"] = "standard",
-        max_attempts: int = 5,
+        network: NetworkSettings | None = None,
     ) -> None:
         import boto3
         from botocore.config import Config
 
+        net = network or NetworkSettings()
         self.bucket = bucket
         self.client = client or boto3.client(
-            "s3", endpoint_url=endpoint_url, config=Config(retries={"mode": retry_mode, "max_attempts": max_attempts})
+            "s3",
+            endpoint_url=endpoint_url,
+            config=Config(
+                connect_timeout=net.connect_timeout_s,
+                read_timeout=net.read_timeout_s,
+                retries={"mode": retry_mode, "max_attempts": net.max_attempts},
+            ),
         )
 
     def uri(self, key: str) -> str:
@@ -201,12 +210,18 @@ class CurDeliveries:
 
 
 def aws_sources(
-    location: str, *, endpoint_url: str | None = None, period: str | None = None, client: Any = None
+    location: str,
+    *,
+    endpoint_url: str | None = None,
+    period: str | None = None,
+    client: Any = None,
+    network: NetworkSettings | None = None,
 ) -> list[CurDeliveries]:
-    """Billing sources for ``s3://bucket/prefix`` or a local directory/file: one per report root."""
+    """Billing sources for ``s3://bucket/prefix`` or a local directory/file: one per report root.
+    ``network`` gives the S3 client its timeouts and attempts (ignored when ``client`` is given)."""
     if location.startswith("s3://"):
         bucket, _, prefix = location[5:].partition("/")
-        store: Store = S3Store(bucket, endpoint_url=endpoint_url, client=client)
+        store: Store = S3Store(bucket, endpoint_url=endpoint_url, client=client, network=network)
     else:
         path = Path(location).expanduser()
         if not path.exists():

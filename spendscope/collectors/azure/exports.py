@@ -24,8 +24,16 @@ from urllib.parse import urlsplit
 
 import duckdb
 
-from spendscope.collectors.azure.exports_layout import BlobStore, Run, azure_errors, find_runs, latest_runs
+from spendscope.collectors.azure.exports_layout import (
+    BlobStore,
+    Run,
+    azure_errors,
+    blob_client_options,
+    find_runs,
+    latest_runs,
+)
 from spendscope.collectors.azure.exports_plan import Role, plan_export_file
+from spendscope.collectors.network import NetworkSettings
 from spendscope.collectors.stores import LocalStore, Staging, Store
 from spendscope.errors import CollectorError, SchemaMismatch, SpendscopeError
 from spendscope.warehouse.files import SourceFile
@@ -119,14 +127,14 @@ def _with_run(plan: FilePlan, run: Run) -> FilePlan:
     return FilePlan(plan.file, plan.select_sql, plan.params, plan.diagnose, deviations, plan.prepare)
 
 
-def _container_client(account_url: str, container: str, credential: Any) -> Any:
+def _container_client(account_url: str, container: str, credential: Any, options: dict[str, Any]) -> Any:
     from azure.storage.blob import ContainerClient
 
     if credential is None:
         from azure.identity import DefaultAzureCredential
 
         credential = DefaultAzureCredential()
-    return ContainerClient(account_url, container, credential=credential)
+    return ContainerClient(account_url, container, credential=credential, **options)
 
 
 def azure_sources(
@@ -136,6 +144,7 @@ def azure_sources(
     connection_string: str | None = None,
     credential: Any = None,
     client: Any = None,
+    network: NetworkSettings | None = None,
 ) -> list[AzureExports]:
     """Billing sources for a location: one per scope (see module doc).
 
@@ -143,7 +152,8 @@ def azure_sources(
     ``azure.storage.blob.ContainerClient``), ``https://<account>.blob.core.windows.net/<container>/<path>``
     (with ``credential``: a token credential, SAS or key; DefaultAzureCredential when None), or a
     local directory holding a copy of the container. Raises CollectorError (or CredentialsExpired,
-    Throttled) naming the call and the blob; never logs a credential.
+    Throttled) naming the call and the blob; never logs a credential. ``network`` gives a client built
+    here its timeouts and retries (``blob_client_options``; ignored when ``client`` is given).
     """
     store: Store
     if location.startswith(("az://", "azure://")):
@@ -154,14 +164,16 @@ def azure_sources(
             from azure.storage.blob import ContainerClient
 
             with azure_errors("ContainerClient.from_connection_string", f"az://{container}"):
-                client = ContainerClient.from_connection_string(connection_string, container)
+                client = ContainerClient.from_connection_string(
+                    connection_string, container, **blob_client_options(network)
+                )
         store = BlobStore(client)
     elif location.startswith(("https://", "http://")):
         parts = urlsplit(location)
         container, _, prefix = parts.path.lstrip("/").partition("/")
         if client is None:
             account_url = f"{parts.scheme}://{parts.netloc}" + (f"?{parts.query}" if parts.query else "")
-            client = _container_client(account_url, container, credential)
+            client = _container_client(account_url, container, credential, blob_client_options(network))
         store = BlobStore(client)
     else:
         path = Path(location).expanduser()

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from spendscope.collectors.focus import FILE_SUFFIXES
+from spendscope.collectors.network import NetworkSettings
 from spendscope.collectors.stores import Store
 from spendscope.collectors.stores import StoredObject as Blob
 from spendscope.errors import CollectorError, CredentialsExpired, Throttled
@@ -41,9 +42,30 @@ _RANGE = re.compile(r"^(?P<start>\d{8})-(?P<end>\d{8})$")
 _DATASET_WORDS = {"actual", "actualcost", "amortized", "amortised", "amortizedcost", "focus", "focuscost"}
 
 
+def blob_client_options(network: NetworkSettings | None = None) -> dict[str, Any]:
+    """Keyword arguments for a ``ContainerClient``: ``network``'s connect/read timeouts (config's defaults
+    when None) and the SDK's ExponentialRetry with ``max_attempts - 1`` retries, the n-th after about
+    ``retry_backoff_s`` + 2ⁿ s (the SDK's default is 15 + 3ⁿ s). Azure Storage throttles with 503 ServerBusy,
+    which the SDK retries; it does not retry a 429 (Storage never sends one): that fails at once as Throttled."""
+    from azure.storage.blob import ExponentialRetry
+
+    net = network or NetworkSettings()
+    retry = ExponentialRetry(
+        initial_backoff=net.retry_backoff_s,  # type: ignore[arg-type]  # annotated int, used as a float
+        increment_base=2,
+        retry_total=net.max_attempts - 1,
+        random_jitter_range=min(3, net.retry_backoff_s),  # type: ignore[arg-type]
+    )
+    return {
+        "connection_timeout": net.connect_timeout_s,
+        "read_timeout": net.read_timeout_s,
+        "retry_policy": retry,
+    }
+
+
 class BlobStore:
     """One Blob container through azure-storage-blob: paged listing, streamed downloads, the SDK's
-    retry policy. ``uri`` never carries a SAS query string."""
+    retry policy (timeouts and retries: ``blob_client_options``). ``uri`` never carries a SAS query string."""
 
     def __init__(self, container: Any) -> None:
         self.container = container
@@ -98,7 +120,9 @@ def azure_errors(call: str, uri: str) -> Iterator[None]:
         status = getattr(exc, "status_code", None)
         code = getattr(exc, "error_code", None) or status
         message = f"{call} {uri}: {code}: {_first_line(exc)}"
-        if status in (429, 503) or code in ("ServerBusy", "TooManyRequests"):
+        if status == 429 or code == "TooManyRequests":  # azure-storage-blob does not retry a 429
+            raise Throttled(message + " (the next run tries again)") from None
+        if status == 503 or code == "ServerBusy":
             raise Throttled(message + " (retried by the SDK; the next run tries again)") from None
         raise CollectorError(message) from None
     except AzureError as exc:

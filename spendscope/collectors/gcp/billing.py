@@ -30,6 +30,7 @@ from typing import Any
 import duckdb
 
 from spendscope.collectors.gcp.billing_plan import plan_export_file
+from spendscope.collectors.network import NetworkSettings
 from spendscope.collectors.stores import Staging
 from spendscope.collectors.stores import StoredObject as Obj
 from spendscope.errors import CollectorError, CredentialsExpired, SchemaMismatch, SpendscopeError, Throttled
@@ -51,7 +52,8 @@ LOADED = "loaded_months"
 
 @contextmanager
 def google_errors(call: str, target: str) -> Iterator[None]:
-    """google-api-core / google-auth errors → one-line spendscope errors naming the call and table."""
+    """google-api-core / google-auth / requests errors → one-line spendscope errors naming the call and table."""
+    import requests
     from google.api_core import exceptions as gexc
     from google.auth import exceptions as auth_exc
 
@@ -74,6 +76,34 @@ def google_errors(call: str, target: str) -> Iterator[None]:
         raise CollectorError(f"{call} {target}: not found") from exc
     except gexc.GoogleAPICallError as exc:
         raise CollectorError(f"{call} {target}: {exc.code}: {_first(exc.message)}") from exc
+    except gexc.RetryError as exc:  # the Retry's deadline passed: name the last error it retried
+        last = exc.cause
+        # an API call's last error is a GoogleAPICallError; a download's, resumable-media's InvalidResponse
+        status = getattr(last, "code", None) or getattr(getattr(last, "response", None), "status_code", None)
+        if status in (429, 503):
+            raise Throttled(f"{call} {target}: {status} (retried by the client; the next run tries again)") from exc
+        what = f"{status}: {_first(last.message)}" if isinstance(last, gexc.GoogleAPICallError) else _failure(last)
+        raise CollectorError(f"{call} {target}: still failing when the retries ran out: {what}") from exc
+    except requests.RequestException as exc:  # a connection error or timeout the Retry did not retry
+        raise CollectorError(f"{call} {target}: {_failure(exc)}") from exc
+
+
+def _failure(exc: BaseException | None) -> str:
+    """A transport error in a few words: its type and first line (a timeout says 'timed out')."""
+    if exc is None:
+        return "unknown error"
+    return f"{type(exc).__name__}: {_first(exc)}"
+
+
+def gcs_call_options(network: NetworkSettings | None = None) -> dict[str, Any]:
+    """``timeout=`` and ``retry=`` for one google-cloud-storage call: ``network``'s connect/read timeouts
+    (config's defaults when None) and storage's own DEFAULT_RETRY (429, 5xx, resets, timeouts), its waits
+    starting at ``retry_backoff_s`` and doubling, bounded by ``retry_deadline_s``."""
+    from google.cloud.storage.retry import DEFAULT_RETRY
+
+    net = network or NetworkSettings()
+    retry = DEFAULT_RETRY.with_delay(initial=net.retry_backoff_s, multiplier=2.0).with_timeout(net.retry_deadline_s)
+    return {"timeout": (net.connect_timeout_s, net.read_timeout_s), "retry": retry}
 
 
 def _first(message: object) -> str:
@@ -249,11 +279,20 @@ class ExportFiles:
     collector = "gcp"
     provider = "Google Cloud"
 
-    def __init__(self, location: str, objs: list[Obj], *, bucket: Any = None, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        location: str,
+        objs: list[Obj],
+        *,
+        bucket: Any = None,
+        root: Path | None = None,
+        network: NetworkSettings | None = None,
+    ) -> None:
         self.source = location.rstrip("/")
         self.objs = objs
         self.bucket = bucket
         self.root = root
+        self.network = network
         self._staging = Staging("spendscope-gcp-")
 
     def _uri(self, key: str) -> str:
@@ -272,7 +311,7 @@ class ExportFiles:
                 else:
                     path = str(self._staging.path(o.key))
                     with google_errors("storage.download_to_filename", f.path):
-                        self.bucket.blob(o.key).download_to_filename(path)
+                        self.bucket.blob(o.key).download_to_filename(path, **gcs_call_options(self.network))
                 plans.append(plan_export_file(conn, f, path))
         except SpendscopeError:
             self.close()
@@ -313,12 +352,14 @@ def gcp_sources(
     bigquery_client: Any = None,
     storage_client: Any = None,
     safety_window: timedelta = timedelta(days=3),
+    network: NetworkSettings | None = None,
 ) -> list[BigQueryExport | ExportFiles]:
     """Billing sources for a location (see module doc): one per table or prefix.
 
     Clients default to google-cloud's Application Default Credentials. ``period`` (YYYY-MM) limits a
     BigQuery read to one invoice month. Raises CollectorError (CredentialsExpired, Throttled) naming
-    the call and the table or object; never logs a credential.
+    the call and the table or object; never logs a credential. ``network`` sets the timeouts and retries
+    of the GCS calls (``gcs_call_options``).
     """
     if location.startswith("bq://"):
         parts = location[5:].strip("/").split(".")
@@ -345,7 +386,7 @@ def gcp_sources(
                 storage_client = storage.Client()
         bucket = storage_client.bucket(bucket_name)
         with google_errors("storage.list_blobs", location):
-            blobs = list(storage_client.list_blobs(bucket_name, prefix=prefix or None))
+            blobs = list(storage_client.list_blobs(bucket_name, prefix=prefix or None, **gcs_call_options(network)))
         objs = [
             Obj(b.name, int(b.size or 0), f"{b.generation}-{b.etag}", int(b.updated.timestamp() * 1e9))
             for b in blobs
@@ -353,7 +394,7 @@ def gcp_sources(
         ]
         if not objs:
             raise CollectorError("no Parquet or JSON export files found", source=location)
-        return [ExportFiles(location, sorted(objs, key=lambda o: o.key), bucket=bucket)]
+        return [ExportFiles(location, sorted(objs, key=lambda o: o.key), bucket=bucket, network=network)]
     path = Path(location).expanduser()
     if not path.exists():
         raise CollectorError("no such file or directory", source=location)
