@@ -1,11 +1,17 @@
 -- Check: BillingCurrency is an ISO 4217 code (FOCUS Currency Format). PricingCurrency is not
 -- checked: FOCUS 1.2 allows virtual currencies there.
 -- Grain: one row per file and unknown code. Params: $ingest_id. Zero rows = pass.
-SELECT b.x_SourceFile,
-       'unknown BillingCurrency ' || coalesce('''' || b.BillingCurrency || '''', 'NULL')
+-- The load's currencies are counted first (a handful of rows), then looked up: no join over every row.
+WITH used AS (
+    SELECT x_SourceFile, BillingCurrency, count(*) AS n
+    FROM billing_staging
+    WHERE x_IngestId = $ingest_id
+    GROUP BY ALL
+)
+SELECT u.x_SourceFile,
+       'unknown BillingCurrency ' || coalesce('''' || u.BillingCurrency || '''', 'NULL')
          || ' (not an ISO 4217 code)' AS problem,
-       count(*) AS bad_rows
-FROM billing_staging b
-LEFT JOIN currencies c ON c.code = b.BillingCurrency
-WHERE b.x_IngestId = $ingest_id AND c.code IS NULL
-GROUP BY b.x_SourceFile, b.BillingCurrency
+       u.n AS bad_rows
+FROM used u
+LEFT JOIN currencies c ON c.code = u.BillingCurrency
+WHERE c.code IS NULL
