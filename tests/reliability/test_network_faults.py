@@ -18,15 +18,15 @@ import duckdb
 import pytest
 
 from spendscope.collectors.aws.s3 import aws_sources
-from spendscope.config import NetworkSettings
-from spendscope.errors import SpendscopeError, Throttled
+from spendscope.collectors.network import NetworkSettings
+from spendscope.errors import SpendscopeError
 from spendscope.pipeline import ingest
 from tests.aws.cur_rows import month_lines, write_cur2_parquet
 from tests.servers.moto import MotoServer
 
-from ..conftest import snapshot
 from .faultproxy import FaultProxy
 from .figures import FIGURES, trial
+from .network import fault_then_resume
 
 NETWORK = NetworkSettings(connect_timeout_s=2, read_timeout_s=2, max_attempts=3)
 STALL_NETWORK = NetworkSettings(connect_timeout_s=1, read_timeout_s=1, max_attempts=2)
@@ -57,21 +57,12 @@ def test_s3_fault_retried_then_clean_failure_then_resume(
 ) -> None:
     with trial(FIGURE):
         _deliver(moto, tmp_path)
-        before = snapshot(wh)
-        with FaultProxy(moto.url) as proxy:
-            proxy.set(fault, target)
-            with pytest.raises(SpendscopeError) as info:
-                _run(wh, proxy.url, NETWORK)
-            message = str(info.value)
-            MESSAGES.setdefault(fault, message)
-            if fault in ("503", "429"):  # throttling: the next scheduled run retries
-                assert isinstance(info.value, Throttled), message
-            assert "\n" not in message and "s3://billing/exports" in message, message
-            assert ("s3.download_file" if target else "s3.list_objects_v2") in message, message
-            assert proxy.state.faulted > 1, proxy.state.seen  # botocore retried
-            assert snapshot(wh) == before
-            proxy.set(None)
-            assert _run(wh, proxy.url, NETWORK) == ["loaded"]
+        out = fault_then_resume(
+            wh, moto.url, lambda url: _run(wh, url, NETWORK), fault=fault, target=target, names="s3://billing/exports"
+        )
+        MESSAGES.setdefault(fault, out.message)
+        assert ("s3.download_file" if target else "s3.list_objects_v2") in out.message, out.message
+        assert out.faulted > 1, out.seen  # botocore retried
         assert wh.execute("SELECT sum(BilledCost) FROM billing").fetchone() == (Decimal("151.5"),)
     FIGURES["network fault errors (S3)"] = "; ".join(f"{k}: {v}" for k, v in sorted(MESSAGES.items()))
 
@@ -84,22 +75,17 @@ def test_s3_stall_times_out_within_bounds_then_resumes(
     default 60 s read timeout × 5 attempts (minutes)."""
     with trial(FIGURE):
         _deliver(moto, tmp_path)
-        before = snapshot(wh)
-        with FaultProxy(moto.url) as proxy:
-            proxy.set("stall", target)
-            started = time.monotonic()
-            with pytest.raises(SpendscopeError) as info:
-                _run(wh, proxy.url, STALL_NETWORK)
-            elapsed = time.monotonic() - started
-            message = str(info.value)
-            assert elapsed < 30, elapsed
-            assert "\n" not in message and "s3://billing/exports" in message, message
-            assert "timeout" in message.lower() or "timed out" in message.lower(), message
-            assert proxy.state.faulted >= 2, proxy.state.seen  # the first attempt and a retry
-            assert snapshot(wh) == before
-            proxy.set(None)
-            assert _run(wh, proxy.url, STALL_NETWORK) == ["loaded"]
+        out = fault_then_resume(
+            wh,
+            moto.url,
+            lambda url: _run(wh, url, STALL_NETWORK),
+            fault="stall",
+            target=target,
+            names="s3://billing/exports",
+        )
+        assert out.faulted >= 2, out.seen  # the first attempt and a retry
         assert wh.execute("SELECT sum(BilledCost) FROM billing").fetchone() == (Decimal("151.5"),)
+    elapsed = out.seconds
     FIGURES[f"stall to clean failure, S3 {target or 'every call'}"] = f"{elapsed:.1f} s"
 
 

@@ -10,7 +10,6 @@ month with the totals of tests/gcp/gcp_rows.py (Σ BilledCost 13.45, by hand in 
 
 from __future__ import annotations
 
-import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,13 @@ import duckdb
 import pytest
 
 from spendscope.collectors.gcp.billing import gcp_sources
-from spendscope.config import NetworkSettings
-from spendscope.errors import SpendscopeError, Throttled
+from spendscope.collectors.network import NetworkSettings
 from spendscope.pipeline import ingest
 from tests.gcp.gcp_rows import credit_rows, write_jsonl
 from tests.servers.gcs import GcsServer
 
-from ..conftest import snapshot
-from .faultproxy import FaultProxy
 from .figures import FIGURES, trial
+from .network import fault_then_resume
 
 NETWORK = NetworkSettings(connect_timeout_s=2, read_timeout_s=2, retry_backoff_s=0.05, retry_deadline_s=2)
 STALL_NETWORK = NetworkSettings(connect_timeout_s=1, read_timeout_s=1, retry_backoff_s=0.05, retry_deadline_s=2)
@@ -78,21 +75,12 @@ def test_gcs_fault_retried_then_clean_failure_then_resume(
 ) -> None:
     with trial(FIGURE):
         _deliver(gcs, tmp_path)
-        before = snapshot(wh)
-        with FaultProxy(gcs.url) as proxy:
-            proxy.set(fault, target)
-            with pytest.raises(SpendscopeError) as info:
-                _run(wh, proxy.url, NETWORK)
-            message = str(info.value)
-            MESSAGES.setdefault(fault, message)
-            if fault in ("503", "429"):  # throttling: the next scheduled run retries
-                assert isinstance(info.value, Throttled), message
-            assert "\n" not in message and "gs://billing-copies/exports" in message, message
-            assert ("storage.download_to_filename" if target else "storage.list_blobs") in message, message
-            assert proxy.state.faulted > 1, proxy.state.seen  # google's Retry retried
-            assert snapshot(wh) == before
-            proxy.set(None)
-            assert _run(wh, proxy.url, NETWORK) == ["loaded"]
+        out = fault_then_resume(
+            wh, gcs.url, lambda url: _run(wh, url, NETWORK), fault=fault, target=target, names=LOCATION.rstrip("/")
+        )
+        MESSAGES.setdefault(fault, out.message)
+        assert ("storage.download_to_filename" if target else "storage.list_blobs") in out.message, out.message
+        assert out.faulted > 1, out.seen  # google's Retry retried
         assert _billed(wh) == (Decimal("13.45"),)
     FIGURES["network fault errors (GCS)"] = "; ".join(f"{k}: {v}" for k, v in sorted(MESSAGES.items()))
 
@@ -105,20 +93,15 @@ def test_gcs_stall_times_out_within_bounds_then_resumes(
     google-cloud-storage's default 60 s timeout retried for 120 s."""
     with trial(FIGURE):
         _deliver(gcs, tmp_path)
-        before = snapshot(wh)
-        with FaultProxy(gcs.url) as proxy:
-            proxy.set("stall", target)
-            started = time.monotonic()
-            with pytest.raises(SpendscopeError) as info:
-                _run(wh, proxy.url, STALL_NETWORK)
-            elapsed = time.monotonic() - started
-            message = str(info.value)
-            assert elapsed < 30, elapsed
-            assert "\n" not in message and "gs://billing-copies/exports" in message, message
-            assert "timed out" in message.lower() or "timeout" in message.lower(), message
-            assert proxy.state.faulted >= 2, proxy.state.seen  # the first attempt and a retry
-            assert snapshot(wh) == before
-            proxy.set(None)
-            assert _run(wh, proxy.url, STALL_NETWORK) == ["loaded"]
+        out = fault_then_resume(
+            wh,
+            gcs.url,
+            lambda url: _run(wh, url, STALL_NETWORK),
+            fault="stall",
+            target=target,
+            names=LOCATION.rstrip("/"),
+        )
+        assert out.faulted >= 2, out.seen  # the first attempt and a retry
         assert _billed(wh) == (Decimal("13.45"),)
+    elapsed = out.seconds
     FIGURES[f"stall to clean failure, GCS {target or 'every call'}"] = f"{elapsed:.1f} s"
