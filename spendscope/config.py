@@ -46,7 +46,7 @@ class _Strict(BaseModel):
 
 class DuckDBSettings(_Strict):
     """Resource limits for the warehouse's DuckDB. An ingest stages each file in a table committed on its own,
-    so its memory stays within ``memory_limit`` whatever the size of the month (15 M CUR rows peak at 1.3 GB RSS
+    so its memory stays within ``memory_limit`` whatever the size of the month (15 M CUR rows peak at 1.35 GB RSS
     with the 1 GB default); above the limit DuckDB spills to ``temp_directory``. ``memory_limit = ""`` keeps
     DuckDB's own default (80 % of RAM)."""
 

@@ -95,8 +95,6 @@ def open_warehouse(
     _macros(conn)
     try:
         migrate(conn, source=target, read_only=read_only)
-        if not read_only:
-            conn.execute(sql.load("staging/drop"))  # what a killed load left (never part of billing)
     except BaseException:
         conn.close()
         raise

@@ -1,13 +1,14 @@
 """Loading a set of files into the warehouse: one transaction per load, units replaced whole.
 
-A load unit is (source, billing period). The files of one load are first inserted into a staging table
-(``billing_staging``, tagged with the load's ``x_IngestId``), each file committed on its own so that DuckDB
-can evict and spill it: memory stays within ``memory_limit`` whatever the file's size. The staged rows are
+A load unit is (source, billing period). The files of one load are first inserted into a temporary staging
+table (``billing_staging``, tagged with the load's ``x_IngestId``), each file committed on its own so that
+DuckDB can spill it: memory stays within ``memory_limit`` whatever the file's size (inside one transaction,
+DuckDB keeps uncommitted rows pinned, and checking 15 M of them ran out of memory). The staged rows are
 normalized and checked there (``sql/checks``, ``sql/normalize``, ``sql/deviations``). Then one transaction
 deletes the units the load replaces (same source, same billing period: a restatement), moves the staged rows
 into ``billing`` and writes the ledger rows and totals and the collector's cursors. Any failure before or
 inside it leaves ``billing`` and the ledger as they were; the failure is then recorded in the ledger in a
-transaction of its own. Staging is dropped after every load, and at open if a killed load left it. A load of
+transaction of its own. Staging is dropped after every load (a killed process takes it along). A load of
 exactly the files whose units are all still loaded is a no-op.
 """
 

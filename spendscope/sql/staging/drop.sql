@@ -1,2 +1,2 @@
--- Staging: drop the staging table (after a load, and at open in case a killed load left it).
-DROP TABLE IF EXISTS billing_staging
+-- Staging: drop the staging table after a load, releasing its memory and spilled blocks.
+DROP TABLE IF EXISTS temp.billing_staging
