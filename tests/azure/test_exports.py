@@ -144,6 +144,18 @@ def test_each_charge_type_and_pricing_model(
     assert row == (D(5), D(6), "Hours", "Virtual Machines", "Compute", "rg-web", "westeurope")
 
 
+def test_contracted_and_list_cost_of_100_or_more(wh: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    """Unit price × exchange rate × quantity as three DECIMAL(38, 12) factors has scale 36 and overflowed
+    (DuckDB: "Overflow in multiplication") from a cost of 100 up. 150 h at 2.00 contracted, 2.40 list:
+    300.00 and 360.00, by hand."""
+    rows = [ea_row("ondemand", "Usage", "OnDemand", "300", Quantity="150", UnitPrice="2", PayGPrice="2.4")]
+    for dataset, export in (("ActualCost", "acme-actual"), ("AmortizedCost", "acme-amortized")):
+        write_run(tmp_path / "exports", directory=DIRECTORY, export=export, dataset=dataset, rows=rows)
+    assert _ingest_all(wh, str(tmp_path / "exports")) == ["loaded"]
+    row = wh.execute("SELECT ContractedCost, ListCost, BilledCost, PricingQuantity FROM billing").fetchone()
+    assert row == (D(300), D(360), D(300), D(150))
+
+
 def test_tags_with_and_without_braces(wh: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     _write_month(tmp_path / "exports", "EA", "csv", "partitioned")
     _ingest_all(wh, str(tmp_path / "exports"))

@@ -162,7 +162,7 @@ SELECT
     CASE WHEN ct = 'usage' THEN qty END AS ConsumedQuantity,
     CASE WHEN ct = 'usage' AND qty IS NOT NULL THEN unit_name END AS ConsumedUnit,
     CASE WHEN priced AND unit_price_n IS NOT NULL AND pricing_qty IS NOT NULL
-         THEN CAST(unit_price_n * rate * pricing_qty AS DECIMAL(38, 12))
+         THEN CAST(CAST(unit_price_n * rate AS DECIMAL(38, 12)) * pricing_qty AS DECIMAL(38, 12))
          WHEN unused THEN 0 ELSE amount END AS ContractedCost,
     CASE WHEN priced THEN CAST(unit_price_n * rate AS DECIMAL(38, 12)) END AS ContractedUnitPrice,
     effective AS EffectiveCost,
@@ -170,7 +170,7 @@ SELECT
     coalesce(partner_name, 'Microsoft') AS InvoiceIssuerName,
     CASE WHEN priced AND $agreement = 'MCA' AND payg_cost_n IS NOT NULL THEN payg_cost_n
          WHEN priced AND payg_price_n IS NOT NULL AND pricing_qty IS NOT NULL
-         THEN CAST(payg_price_n * rate * pricing_qty AS DECIMAL(38, 12))
+         THEN CAST(CAST(payg_price_n * rate AS DECIMAL(38, 12)) * pricing_qty AS DECIMAL(38, 12))
          WHEN unused THEN 0 ELSE amount END AS ListCost,
     CASE WHEN priced THEN CAST(payg_price_n * rate AS DECIMAL(38, 12)) END AS ListUnitPrice,
     CASE
