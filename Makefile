@@ -51,6 +51,8 @@ system-deps:
 	command -v promtool && command -v prometheus-pushgateway && command -v prometheus-alertmanager \
 	  && command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y \
 	  --no-install-recommends prometheus prometheus-pushgateway prometheus-alertmanager chromium)
+	command -v java >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y \
+	  --no-install-recommends openjdk-17-jre-headless)  # PySpark's local mode (tests/spark)
 
 test-deps: setup $(NODE_DIR)/node_modules/.installed $(BQ_VENV)/.installed system-deps
 

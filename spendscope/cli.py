@@ -66,6 +66,8 @@ cleanup_app = typer.Typer(
 app.add_typer(cleanup_app, name="cleanup")
 tickets_app = typer.Typer(help="One ticket per owner for orphaned resources, updated instead of duplicated.")
 app.add_typer(tickets_app, name="tickets")
+spark_app = typer.Typer(help='The Spark engine (engine = "spark"): normalize and roll up bills where they live.')
+app.add_typer(spark_app, name="spark")
 
 
 @dataclass
@@ -435,6 +437,7 @@ def ingest_sources(
 ) -> None:
     """Ingest the sources declared in the config file ([[sources]] tables: collector focus, aws, azure or gcp)."""
     from spendscope.pipeline import sources_from_config
+    from spendscope.warehouse.spark.sources import spark_readable
 
     settings = state.settings
     chosen = [settings.source(n) for n in names] if names else settings.sources
@@ -443,6 +446,12 @@ def ingest_sources(
     conn = state.connect()
     try:
         for cfg in chosen:
+            if settings.engine == "spark" and spark_readable(cfg):  # normalized and rolled up in Spark
+                from spendscope.warehouse.spark.ingest import ingest_source_config
+
+                for loaded in ingest_source_config(conn, cfg, settings.spark):
+                    _print_load(conn, loaded)
+                continue
             for source in sources_from_config(conn, cfg, azure=settings.azure, network=settings.network):
                 run_ingest(conn, source, period=getattr(cfg, "period", None))
     finally:
@@ -1664,6 +1673,26 @@ def doctor() -> None:
 def config_show() -> None:
     """Print the effective configuration (file + environment) as JSON, secrets redacted."""
     out.print_json(json.dumps(redacted(state.settings)))
+
+
+@spark_app.command("explain")
+@handle_errors
+def spark_explain(
+    period: Annotated[str, typer.Option(help="billing period, YYYY-MM")],
+) -> None:
+    """Print Spark's physical plans of normalizing and rolling up PERIOD for the Spark-run [[sources]].
+
+    Nothing is written. Example: `spendscope spark explain --period 2026-10`
+    """
+    from spendscope.warehouse.spark.explain import explain_sources
+    from spendscope.warehouse.spark.session import build_session
+    from spendscope.warehouse.spark.sources import spark_readable
+
+    settings = state.settings
+    chosen = [cfg for cfg in settings.sources if spark_readable(cfg)]
+    if not chosen:
+        raise SpendscopeError("no aws/azure/gcp [[sources]] Spark can read", source=str(state.config_file or "config"))
+    typer.echo(explain_sources(build_session(settings.spark), chosen, period=period))
 
 
 @app.command()

@@ -35,6 +35,7 @@ from spendscope.exporters.report.settings import ReportSettings
 from spendscope.exporters.tickets.settings import TicketSettings
 from spendscope.service.settings import ScheduleText, ServiceSettings
 from spendscope.warehouse.db import WarehouseSettings
+from spendscope.warehouse.spark.settings import SparkSettings
 
 DEFAULT_CONFIG_FILE = Path("spendscope.toml")
 _config_file: ContextVar[Path | None] = ContextVar("spendscope_config_file", default=None)
@@ -104,6 +105,10 @@ class Settings(BaseSettings):
 
     warehouse: Path = Field(default=Path("spendscope.duckdb"), description="the DuckDB warehouse file")
     duckdb: DuckDBSettings = DuckDBSettings()
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb", description="spark: aws/azure/gcp [[sources]] are normalized and rolled up in Spark"
+    )
+    spark: SparkSettings = Field(default_factory=SparkSettings, description="Spark master or Connect URL, location")
     sources: list[SourceConfig] = Field(default_factory=list)
     azure: AzureSettings = AzureSettings()
     network: NetworkSettings = Field(

@@ -72,6 +72,18 @@ def ingest_configured(conn: duckdb.DuckDBPyConnection, cfg: SourceConfig, settin
     An entry whose sources cannot even be listed is one failed outcome under the entry's name.
     """
     t = time.perf_counter()
+    from spendscope.warehouse.spark.sources import spark_readable
+
+    if settings.engine == "spark" and spark_readable(cfg):  # normalized and rolled up in Spark
+        from spendscope.warehouse.spark.ingest import ingest_source_config
+
+        try:
+            results = ingest_source_config(conn, cfg, settings.spark)
+        except SpendscopeError as exc:
+            log.warning("source failed source=%s engine=spark error=%s", cfg.name, exc)
+            return [SourceOutcome(cfg.name, "failed", 0, time.perf_counter() - t, str(exc))]
+        status = "loaded" if any(r.status == "loaded" for r in results) else "unchanged"
+        return [SourceOutcome(cfg.name, status, sum(r.rows for r in results), time.perf_counter() - t)]
     try:
         sources = sources_from_config(conn, cfg, azure=settings.azure, network=settings.network)
     except SpendscopeError as exc:

@@ -124,19 +124,35 @@ def plan_cur_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, local_path:
             focus_plan.diagnose,
             {**focus_plan.deviations, "aws_format": "FOCUS"},
         )
+    params: dict[str, object] = {"path": local_path, "categories": sql.reference_path("aws_service_categories.csv")}
+    cur, by_snake, aws_format = cur_subquery(raw, reader_sql(fmt), params, source=file.path)
+    select_sql = sql.load("collectors/aws_cur_to_focus").replace("{cur}", cur)
+    deviations: dict[str, object] = {"format": fmt, "aws_format": aws_format, "focus_version": "1.2"}
+
+    def diagnose(_: duckdb.DuckDBPyConnection, exc: duckdb.Error) -> SpendscopeError:
+        return _diagnose(file.path, local_path, fmt, by_snake, exc)
+
+    return FilePlan(file, select_sql, params, diagnose, deviations)
+
+
+def cur_subquery(
+    raw: dict[str, str], reader: str, params: dict[str, object], *, source: str
+) -> tuple[str, dict[str, str], str]:
+    """The ``{cur}`` subquery of aws_cur_to_focus.sql for a file with columns ``raw`` (name → DuckDB type)
+    read by ``reader`` (a table function or table name); adds legacy tag-key parameters to ``params``.
+    Returns (subquery, CUR 2.0 name → file column, format name); SchemaMismatch naming ``source``."""
     by_snake = {snake(n): n for n in raw}
     missing = [c for c in REQUIRED if c not in by_snake]
     if missing:
         raise SchemaMismatch(
             f"not a CUR or FOCUS file: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
-            source=file.path,
+            source=source,
         )
     legacy_csv = any("/" in n for n in raw)
     aws_format = "legacy CUR CSV" if legacy_csv else ("CUR 2.0" if "product" in raw else "legacy CUR Parquet")
     exprs = []
     for col in (*REQUIRED, *OPTIONAL):
         exprs.append(f"{quote_ident(by_snake[col])} AS {col}" if col in by_snake else f"NULL AS {col}")
-    params: dict[str, object] = {"path": local_path, "categories": sql.reference_path("aws_service_categories.csv")}
     product_map = "product" in raw and raw["product"].startswith("MAP")
     for col, keys in PRODUCT.items():
         if col in by_snake:
@@ -147,14 +163,7 @@ def plan_cur_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, local_path:
         else:
             exprs.append(f"NULL AS {col}")
     exprs.append(f"{_tags_expr(raw, params)} AS tags_json")
-    cur = f"SELECT {', '.join(exprs)} FROM {reader_sql(fmt)}"
-    select_sql = sql.load("collectors/aws_cur_to_focus").replace("{cur}", cur)
-    deviations: dict[str, object] = {"format": fmt, "aws_format": aws_format, "focus_version": "1.2"}
-
-    def diagnose(_: duckdb.DuckDBPyConnection, exc: duckdb.Error) -> SpendscopeError:
-        return _diagnose(file.path, local_path, fmt, by_snake, exc)
-
-    return FilePlan(file, select_sql, params, diagnose, deviations)
+    return f"SELECT {', '.join(exprs)} FROM {reader}", by_snake, aws_format
 
 
 def _tags_expr(raw: dict[str, str], params: dict[str, object]) -> str:

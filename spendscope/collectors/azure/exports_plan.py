@@ -155,6 +155,26 @@ def plan_export_file(
     agreement = detect_agreement(list(raw), source=file.path)
     if role == "focus":
         raise SchemaMismatch("a FocusCost export without FOCUS columns", source=file.path)
+    cost, chosen = cost_subquery(raw, table, agreement)
+    select_sql = sql.load("collectors/azure_cost_to_focus").replace("{cost}", cost)
+    params |= {
+        "role": role,
+        "agreement": agreement,
+        "categories": sql.reference_path("azure_service_categories.csv"),
+    }
+    deviations: dict[str, object] = {"format": fmt, "azure_format": f"{agreement} cost details", "role": role}
+    if role == "actual":
+        deviations["amortization"] = "no amortized export for this period: EffectiveCost is the actual cost"
+
+    def diagnose(_: duckdb.DuckDBPyConnection, exc: duckdb.Error) -> SpendscopeError:
+        return _diagnose(file.path, local_path, table, params, chosen, exc)
+
+    return FilePlan(file, select_sql, params, diagnose, deviations)
+
+
+def cost_subquery(raw: dict[str, str], reader: str, agreement: Agreement) -> tuple[str, dict[str, str]]:
+    """The ``{cost}`` subquery of azure_cost_to_focus.sql for a file with columns ``raw`` (name → DuckDB
+    type) read by ``reader`` (a table function or table name); returns it and target → file column."""
     lookup = {n.lstrip("\ufeff").strip().lower(): n for n in raw}
     exprs = []
     chosen: dict[str, str] = {}
@@ -170,21 +190,7 @@ def plan_export_file(
             exprs.append(f"CAST(to_json({ident}) AS VARCHAR) AS {target}")
         else:
             exprs.append(f"NULLIF(trim(CAST({ident} AS VARCHAR)), '') AS {target}")
-    cost = f"SELECT {', '.join(exprs)} FROM {table}"
-    select_sql = sql.load("collectors/azure_cost_to_focus").replace("{cost}", cost)
-    params |= {
-        "role": role,
-        "agreement": agreement,
-        "categories": sql.reference_path("azure_service_categories.csv"),
-    }
-    deviations: dict[str, object] = {"format": fmt, "azure_format": f"{agreement} cost details", "role": role}
-    if role == "actual":
-        deviations["amortization"] = "no amortized export for this period: EffectiveCost is the actual cost"
-
-    def diagnose(_: duckdb.DuckDBPyConnection, exc: duckdb.Error) -> SpendscopeError:
-        return _diagnose(file.path, local_path, table, params, chosen, exc)
-
-    return FilePlan(file, select_sql, params, diagnose, deviations)
+    return f"SELECT {', '.join(exprs)} FROM {reader}", chosen
 
 
 def _plan_focus(conn: duckdb.DuckDBPyConnection, file: SourceFile, local_path: str) -> FilePlan:

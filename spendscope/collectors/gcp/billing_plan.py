@@ -137,19 +137,7 @@ def plan_export_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, local_pa
             f"not a Cloud Billing export: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
             source=file.path,
         )
-    exprs = []
-    for alias, (top, sub, kind) in FLAT.items():
-        subs = shape.get(top, set())
-        if top not in shape or (sub is not None and (subs is None or sub not in subs)):
-            exprs.append(f"CAST(NULL AS {kind}) AS {alias}")
-        elif alias == "credits":
-            have = subs or set()
-            parts = ", ".join(f"'{f}': {'c.' + f if f in have else 'NULL'}" for f in CREDIT_FIELDS)
-            exprs.append(f"CAST(list_transform(credits, c -> {{{parts}}}) AS {CREDITS}) AS credits")
-        else:
-            ref = f'"{top}"' if sub is None else f'"{top}"."{sub}"'
-            exprs.append(f"CAST({ref} AS {kind}) AS {alias}")
-    export = f"SELECT {', '.join(exprs)} FROM {reader}"
+    export = export_subquery(shape, reader)
     select_sql = sql.load("collectors/gcp_billing_to_focus").replace("{export}", export)
     params: dict[str, object] = {"path": local_path, "categories": sql.reference_path("gcp_service_categories.csv")}
     deviations: dict[str, object] = {"format": "parquet" if parquet else "jsonl", "gcp_format": "billing export"}
@@ -162,6 +150,24 @@ def plan_export_file(conn: duckdb.DuckDBPyConnection, file: SourceFile, local_pa
         return BadData(f"cannot read file: {first}; nothing was loaded", source=file.path)
 
     return FilePlan(file, select_sql, params, diagnose, deviations)
+
+
+def export_subquery(shape: dict[str, set[str] | None], reader: str) -> str:
+    """The ``{export}`` subquery of gcp_billing_to_focus.sql for a file whose top-level columns and their
+    sub-fields are ``shape``, read by ``reader`` (a table function or table name)."""
+    exprs = []
+    for alias, (top, sub, kind) in FLAT.items():
+        subs = shape.get(top, set())
+        if top not in shape or (sub is not None and (subs is None or sub not in subs)):
+            exprs.append(f"CAST(NULL AS {kind}) AS {alias}")
+        elif alias == "credits":
+            have = subs or set()
+            parts = ", ".join(f"'{f}': {'c.' + f if f in have else 'NULL'}" for f in CREDIT_FIELDS)
+            exprs.append(f"CAST(list_transform(credits, c -> {{{parts}}}) AS {CREDITS}) AS credits")
+        else:
+            ref = f'"{top}"' if sub is None else f'"{top}"."{sub}"'
+            exprs.append(f"CAST({ref} AS {kind}) AS {alias}")
+    return f"SELECT {', '.join(exprs)} FROM {reader}"
 
 
 def _fields_of(duck_type: str) -> set[str] | None:
