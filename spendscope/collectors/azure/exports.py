@@ -59,7 +59,9 @@ class AzureExports:
         self.source = source or store.uri("/".join(p for p in (directory, stem) if p))
         self._staging = Staging("spendscope-azure-")
 
-    def _chosen(self) -> list[tuple[str, Run, Role | None]]:
+    def chosen(self) -> list[tuple[str, Run, Role | None]]:
+        """(period, run, role) of every run a load reads: role None for a FOCUS export; the actual run beside an
+        amortized one gives only the commitment purchases (the amortized run carries the rest)."""
         out: list[tuple[str, Run, Role | None]] = []
         for period, runs in self.by_period.items():
             datasets = {r.dataset for r in runs}
@@ -76,7 +78,7 @@ class AzureExports:
 
     def list_files(self) -> list[SourceFile]:
         """The blobs a load would read, identified by ETag (nothing downloaded)."""
-        return [self._source_file(b.key, b.size, b.mtime_ns, b.etag) for _, r, _ in self._chosen() for b in r.data]
+        return [self._source_file(b.key, b.size, b.mtime_ns, b.etag) for _, r, _ in self.chosen() for b in r.data]
 
     def _source_file(self, key: str, size: int, mtime_ns: int, etag: str) -> SourceFile:
         return SourceFile(self.store.uri(key), size, mtime_ns, f"etag:{etag}")
@@ -87,7 +89,7 @@ class AzureExports:
         plans: list[FilePlan] = []
         try:
             conn.execute("SET TimeZone = 'UTC'")
-            for p, run, role in self._chosen():
+            for p, run, role in self.chosen():
                 if period and p != period:
                     continue
                 for b in run.data:

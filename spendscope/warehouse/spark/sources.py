@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, TypeGuard
 
 from spendscope.collectors.sources import AwsSource, AzureSource, GcpSource
 from spendscope.errors import ConfigError
-from spendscope.warehouse.spark.normalize import NativeFile, NativeSource, NativeUnit, Role
+from spendscope.warehouse.spark.normalize import NativeFile, NativeSource, NativeUnit
 
 if TYPE_CHECKING:
     from spendscope.collectors.stores import Store
@@ -63,22 +63,15 @@ def native_sources(cfg: AwsSource | AzureSource | GcpSource) -> list[NativeSourc
 
         out = []
         for scope in azure_sources(cfg.location, period=cfg.period):
-            units = []
-            for period, runs in sorted(scope.by_period.items()):
-                datasets = {r.dataset for r in runs}
-                files = []
-                for run in runs:
-                    role: Role
-                    if run.dataset == "FocusCost":
-                        role = "focus"
-                    elif run.dataset == "AmortizedCost":
-                        role = "amortized"
-                    else:  # as AzureExports does: actual beside amortized gives only the commitment purchases
-                        role = "actual_purchases" if "AmortizedCost" in datasets else "actual"
-                    for b in run.data:
-                        uri = _spark_uri(scope.store, b.key)
-                        files.append(NativeFile(uri, scope.store.uri(b.key), f"{b.size}:{b.etag}", role))
-                units.append(NativeUnit(period, tuple(files)))
+            by_period: dict[str, list[NativeFile]] = {}
+            for period, run, role in scope.chosen():  # the DuckDB collector's choice of runs and roles
+                by_period.setdefault(period, []).extend(
+                    NativeFile(
+                        _spark_uri(scope.store, b.key), scope.store.uri(b.key), f"{b.size}:{b.etag}", role or "focus"
+                    )
+                    for b in run.data
+                )
+            units = [NativeUnit(period, tuple(files)) for period, files in sorted(by_period.items())]
             out.append(NativeSource(scope.source, "azure_cost", "Microsoft", tuple(units)))
         return out
     from spendscope.collectors.gcp.billing import gcp_sources
