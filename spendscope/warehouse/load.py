@@ -134,15 +134,14 @@ def load(conn: duckdb.DuckDBPyConnection, request: LoadRequest, *, progress: Pro
         with transaction(conn):
             units = _publish(conn, request, ingest_id, fs_hash, started_at, deviations)
     except SpendscopeError as exc:
-        _drop_staging(conn)
         _record_failure(conn, request, ingest_id, fs_hash, started_at, str(exc))
         raise
     except duckdb.Error as exc:
-        _drop_staging(conn)
         error = WarehouseError(f"load failed: {str(exc).splitlines()[0]}", source=request.source)
         _record_failure(conn, request, ingest_id, fs_hash, started_at, str(error))
         raise error from exc
-    _drop_staging(conn)
+    finally:
+        _drop_staging(conn)
     rows = sum(u.rows for u in units)
     elapsed = time.perf_counter() - started
     log.info("loaded source=%s ingest_id=%d rows=%d seconds=%.2f", request.source, ingest_id, rows, elapsed)
